@@ -1,0 +1,428 @@
+"""The canonical error catalog: every exception becomes one :class:`ApiError`.
+
+Pure logic: nothing here touches the ORM, a request or a response. Profiles render the value
+this module produces; the middleware, the DRF handler and the URLconf views only decide *when*
+to call :func:`from_exception`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.core import exceptions as django_exceptions
+from django.db import IntegrityError, InterfaceError, OperationalError
+from django.db.models import ProtectedError, RestrictedError
+from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
+from django.urls import Resolver404
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from django_ratelimit.exceptions import Ratelimited
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.settings import api_settings
+
+from counterbalance_errors import exceptions
+
+#: Longest message a 4xx error may carry; longer developer or client text is truncated.
+MAX_MESSAGE_LENGTH = 512
+#: Retry-After used for a stock ``Ratelimited`` or ``Throttled`` that knows no window.
+DEFAULT_THROTTLE_RETRY_AFTER = 60
+#: Retry-After used when the database is unavailable.
+DEFAULT_UNAVAILABLE_RETRY_AFTER = 30
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    status: int
+    message: str | Promise
+    description: str
+
+
+#: code → (canonical status, default client-safe message). ``docs/errors.md`` is checked
+#: against this table by the test suite.
+CATALOG: dict[str, CatalogEntry] = {
+    "BadRequest": CatalogEntry(
+        400,
+        _("The request is malformed."),
+        "malformed request: DRF `ParseError`, `BadRequest`, `SuspiciousOperation`, "
+        "`MultiPartParserError`",
+    ),
+    "InvalidArgument": CatalogEntry(
+        400,
+        _("One or more arguments are invalid."),
+        "DRF or Django `ValidationError`",
+    ),
+    "MissingParameter": CatalogEntry(
+        400,
+        _("One or more required parameters are missing."),
+        "a `ValidationError` whose every problem is a missing required field",
+    ),
+    "InvalidHeader": CatalogEntry(
+        400, _("A request header is invalid."), "`DisallowedHost`, an invalid header"
+    ),
+    "InvalidVersion": CatalogEntry(
+        400, _("The requested API version is invalid."), "an invalid API version (DRF versioning)"
+    ),
+    "EndpointNotFound": CatalogEntry(
+        404, _("The requested endpoint does not exist."), "no URL pattern matches the path"
+    ),
+    "InvalidCredentials": CatalogEntry(
+        401,
+        _("Authentication credentials were missing or invalid."),
+        "`NotAuthenticated`, `AuthenticationFailed`",
+    ),
+    "NotAuthorized": CatalogEntry(
+        403,
+        _("You do not have permission to perform this action."),
+        "`PermissionDenied` (DRF or Django)",
+    ),
+    "AccountLocked": CatalogEntry(
+        403, _("The account is locked."), "`counterbalance_errors.exceptions.AccountLocked`"
+    ),
+    "CsrfFailed": CatalogEntry(
+        403,
+        _("CSRF verification failed."),
+        "a CSRF failure (plain views and DRF session authentication)",
+    ),
+    "ResourceNotFound": CatalogEntry(
+        404,
+        _("The requested resource was not found."),
+        "`Http404`, `NotFound`, `ObjectDoesNotExist`",
+    ),
+    "MethodNotAllowed": CatalogEntry(
+        405,
+        _("The method is not allowed for this resource."),
+        "`MethodNotAllowed`, a 405 response",
+    ),
+    "NotAcceptable": CatalogEntry(
+        406, _("No acceptable representation is available."), "`NotAcceptable`"
+    ),
+    "Conflict": CatalogEntry(
+        409,
+        _("The request conflicts with the current state of the resource."),
+        "`IntegrityError`, `counterbalance_errors.exceptions.Conflict`",
+    ),
+    "InUseError": CatalogEntry(
+        409,
+        _("The resource is in use and cannot be changed."),
+        "`ProtectedError`, `RestrictedError`, `counterbalance_errors.exceptions.InUse`",
+    ),
+    "RequestTooLarge": CatalogEntry(
+        413,
+        _("The request is too large."),
+        "`RequestDataTooBig`, `TooManyFieldsSent`, `TooManyFilesSent`",
+    ),
+    "UnsupportedMediaType": CatalogEntry(
+        415, _("The request media type is not supported."), "`UnsupportedMediaType`"
+    ),
+    "RequestThrottled": CatalogEntry(
+        429,
+        _("Too many requests; retry later."),
+        "DRF `Throttled`, django-ratelimit `Ratelimited`",
+    ),
+    "InternalError": CatalogEntry(
+        500, _("An internal error occurred."), "anything unhandled"
+    ),
+    "NotImplemented": CatalogEntry(
+        501,
+        _("This operation is not implemented."),
+        "`NotImplementedError`, `counterbalance_errors.exceptions.NotImplementedYet`",
+    ),
+    "ServiceUnavailable": CatalogEntry(
+        503,
+        _("The service is temporarily unavailable; retry later."),
+        "`OperationalError`, `InterfaceError`, "
+        "`counterbalance_errors.exceptions.ServiceUnavailable`",
+    ),
+    "RequestTimeout": CatalogEntry(
+        504,
+        _("The request took too long to process."),
+        "the request time budget was exceeded",
+    ),
+}
+
+#: The code used for a bare status (a response returned by a view, not an exception).
+STATUS_CODES: dict[int, str] = {
+    400: "BadRequest",
+    401: "InvalidCredentials",
+    403: "NotAuthorized",
+    404: "ResourceNotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    409: "Conflict",
+    413: "RequestTooLarge",
+    415: "UnsupportedMediaType",
+    422: "InvalidArgument",
+    429: "RequestThrottled",
+    501: "NotImplemented",
+    503: "ServiceUnavailable",
+    504: "RequestTimeout",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One validation problem: a dotted path, DRF's error code and a message."""
+
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiError:
+    """The canonical error value every profile renders.
+
+    ``status`` is the canonical status of SPEC §3; a profile may answer with another one.
+    ``message`` may be a lazy translation and is resolved when the profile renders it.
+    ``headers`` carries ``Allow``, ``WWW-Authenticate`` and similar headers verbatim.
+    """
+
+    status: int
+    code: str
+    message: str | Promise
+    details: tuple[FieldError, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    retry_after: int | None = None
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_server_error(self) -> bool:
+        return self.status >= 500
+
+
+def make(code: str, message: str | Promise | None = None, **kwargs: Any) -> ApiError:
+    """An :class:`ApiError` for a catalog ``code`` with its canonical status and message."""
+    entry = CATALOG[code]
+    return ApiError(
+        status=kwargs.pop("status", entry.status),
+        code=code,
+        message=entry.message if message is None else message,
+        **kwargs,
+    )
+
+
+def truncate(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clamp_retry_after(seconds: float | None, default: int) -> int:
+    """Retry-After in whole seconds, never below 1 (django-ratelimit's ``1/s`` says 0)."""
+    if seconds is None or seconds < 0:
+        return max(1, default)
+    return max(1, math.ceil(seconds))
+
+
+def from_status(status: int, *, headers: Mapping[str, str] | None = None) -> ApiError:
+    """The error for a response that carries only a status (a view returned it)."""
+    code = STATUS_CODES.get(status)
+    if code is None:
+        code = "InternalError" if status >= 500 else "BadRequest"
+    entry = CATALOG[code]
+    return ApiError(status=status, code=code, message=entry.message, headers=headers or {})
+
+
+def from_response_data(status: int, data: Any) -> ApiError:
+    """The error for a DRF ``Response(data, status=4xx/5xx)`` a view returned itself.
+
+    ``Response(serializer.errors, status=400)`` is the common case: its data become details.
+    """
+    if status >= 500:
+        return from_status(status)
+    if isinstance(data, Mapping) and set(data) == {"detail"}:
+        error = from_status(status)
+        if isinstance(data["detail"], str):
+            error = replace(error, message=truncate(data["detail"]))
+        return error
+    if status in (400, 422) and isinstance(data, (Mapping, list)) and data:
+        return replace(_from_validation(data), status=status)
+    return from_status(status)
+
+
+def from_exception(exc: BaseException) -> ApiError:
+    """Map any exception to its canonical error (SPEC §3). Never raises."""
+    error = _map(exc)
+    return replace(error, exception=exc)
+
+
+def _map(exc: BaseException) -> ApiError:  # noqa: C901, PLR0911, PLR0912 - one flat table
+    if isinstance(exc, exceptions.CounterbalanceError):
+        return _from_own(exc)
+    if isinstance(exc, Ratelimited):
+        wait = getattr(exc, "wait", None)
+        return make(
+            "RequestThrottled",
+            retry_after=clamp_retry_after(wait, DEFAULT_THROTTLE_RETRY_AFTER),
+        )
+    if isinstance(exc, drf_exceptions.APIException):
+        return _from_drf(exc)
+    if isinstance(exc, django_exceptions.ValidationError):
+        return _from_validation(_django_validation_detail(exc))
+    if isinstance(exc, django_exceptions.DisallowedHost):
+        return make("InvalidHeader")
+    if isinstance(
+        exc,
+        (
+            django_exceptions.RequestDataTooBig,
+            django_exceptions.TooManyFieldsSent,
+            django_exceptions.TooManyFilesSent,
+        ),
+    ):
+        return make("RequestTooLarge")
+    if isinstance(
+        exc,
+        (django_exceptions.SuspiciousOperation, django_exceptions.BadRequest, MultiPartParserError),
+    ):
+        return make("BadRequest")
+    if isinstance(exc, Resolver404):
+        return make("EndpointNotFound")
+    if isinstance(exc, (Http404, django_exceptions.ObjectDoesNotExist)):
+        return make("ResourceNotFound")
+    if isinstance(exc, django_exceptions.PermissionDenied):
+        return make("NotAuthorized")
+    if isinstance(exc, (ProtectedError, RestrictedError)):
+        return make("InUseError")
+    if isinstance(exc, IntegrityError):
+        return make("Conflict")
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return make("ServiceUnavailable", retry_after=DEFAULT_UNAVAILABLE_RETRY_AFTER)
+    if isinstance(exc, NotImplementedError):
+        return make("NotImplemented")
+    return make("InternalError")
+
+
+def _from_own(exc: exceptions.CounterbalanceError) -> ApiError:
+    entry = CATALOG.get(exc.error_code)
+    status = exc.status_code
+    message: str | Promise
+    if exc.status_code >= 500:
+        message = entry.message if entry else CATALOG["InternalError"].message
+    else:
+        message = _explicit_message(exc, entry.message if entry else exc.default_detail)
+    retry_after = exc.retry_after
+    if retry_after is not None:
+        retry_after = clamp_retry_after(retry_after, DEFAULT_UNAVAILABLE_RETRY_AFTER)
+    return ApiError(status=status, code=exc.error_code, message=message, retry_after=retry_after)
+
+
+# DRF exceptions whose detail interpolates client input or says nothing our message doesn't.
+_FIXED_MESSAGE_DRF = (
+    drf_exceptions.MethodNotAllowed,
+    drf_exceptions.NotAcceptable,
+    drf_exceptions.UnsupportedMediaType,
+    drf_exceptions.Throttled,
+)
+
+_DRF_CODES: tuple[tuple[type[drf_exceptions.APIException], str], ...] = (
+    (drf_exceptions.ParseError, "BadRequest"),
+    (drf_exceptions.NotAuthenticated, "InvalidCredentials"),
+    (drf_exceptions.AuthenticationFailed, "InvalidCredentials"),
+    (drf_exceptions.NotFound, "ResourceNotFound"),
+    (drf_exceptions.MethodNotAllowed, "MethodNotAllowed"),
+    (drf_exceptions.NotAcceptable, "NotAcceptable"),
+    (drf_exceptions.UnsupportedMediaType, "UnsupportedMediaType"),
+    (drf_exceptions.Throttled, "RequestThrottled"),
+    (drf_exceptions.PermissionDenied, "NotAuthorized"),
+)
+
+
+def _from_drf(exc: drf_exceptions.APIException) -> ApiError:
+    if isinstance(exc, drf_exceptions.ValidationError):
+        return _from_validation(exc.detail)
+    code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), None)
+    headers: dict[str, str] = {}
+    retry_after = None
+    if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
+        auth_header = getattr(exc, "auth_header", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = str(auth_header)
+    if isinstance(exc, drf_exceptions.Throttled):
+        retry_after = clamp_retry_after(exc.wait, DEFAULT_THROTTLE_RETRY_AFTER)
+    if (
+        isinstance(exc, drf_exceptions.PermissionDenied)
+        and isinstance(exc.detail, str)
+        and exc.detail.startswith("CSRF Failed")
+    ):
+        # DRF's SessionAuthentication reports CSRF as a plain PermissionDenied.
+        code = "CsrfFailed"
+    status = exc.status_code
+    if code is None:
+        code = STATUS_CODES.get(status) or ("InternalError" if status >= 500 else "BadRequest")
+    if code == "InvalidCredentials":
+        # DRF answers 403 when the first authenticator offers no WWW-Authenticate; the
+        # catalog says 401 (SPEC §3), the header is added when one is offered.
+        status = 401
+    entry = CATALOG[code]
+    message: str | Promise
+    if status >= 500:
+        message = entry.message
+    elif isinstance(exc, _FIXED_MESSAGE_DRF) or code == "CsrfFailed":
+        message = entry.message
+    else:
+        message = _explicit_message(exc, entry.message)
+    return ApiError(
+        status=status, code=code, message=message, headers=headers, retry_after=retry_after
+    )
+
+
+def _explicit_message(exc: drf_exceptions.APIException, default: str | Promise) -> str | Promise:
+    """The developer's own message when they gave one, else the catalog's (translatable)."""
+    detail: Any = exc.detail
+    if isinstance(detail, Mapping) and "detail" in detail:
+        # e.g. djangorestframework-simplejwt: {"detail": ..., "code": ..., "messages": [...]}
+        detail = detail["detail"]
+    if not isinstance(detail, str):
+        return default
+    if str(detail) == str(exc.default_detail):
+        return default
+    return truncate(str(detail))
+
+
+def _django_validation_detail(exc: django_exceptions.ValidationError) -> Any:
+    from rest_framework.serializers import as_serializer_error
+
+    return as_serializer_error(exc)
+
+
+def _from_validation(detail: Any) -> ApiError:
+    details = tuple(flatten_validation(detail))
+    missing = bool(details) and all(d.code == "required" for d in details)
+    return make("MissingParameter" if missing else "InvalidArgument", details=details)
+
+
+def flatten_validation(detail: Any, non_field_key: str | None = None) -> Iterable[FieldError]:
+    """Flatten DRF validation errors of any shape into one entry per problem.
+
+    Handles DRF 3.18's dict-shaped list errors (``{0: {...}}``, index 0 included), the older
+    list shape with ``{}`` placeholders, lists inside lists, several errors per field, and
+    depth without recursion limits (an explicit stack, depth-first, in document order).
+    """
+    non_field = non_field_key or api_settings.NON_FIELD_ERRORS_KEY
+    stack: list[tuple[tuple[str, ...], Any]] = [((), detail)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, Mapping):
+            children = [((*path, str(key)), value) for key, value in node.items()]
+            stack.extend(reversed(children))
+        elif isinstance(node, (list, tuple)):
+            leaves = [item for item in node if isinstance(item, (str, Promise))]
+            nested = [
+                ((*path, str(index)), item)
+                for index, item in enumerate(node)
+                if not isinstance(item, (str, Promise))
+            ]
+            stack.extend(reversed(nested))
+            for leaf in reversed(leaves):
+                stack.append((path, leaf))
+        else:
+            yield FieldError(
+                field=".".join(path) if path else non_field,
+                code=str(getattr(node, "code", None) or "invalid"),
+                message=truncate(str(node)),
+            )

@@ -1,0 +1,219 @@
+"""System checks: ``manage.py check`` says what is missing or misordered.
+
+Ids are stable; ``docs/checks.md`` lists each with its fix.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+from django.utils.module_loading import import_string
+
+from counterbalance_errors import conf
+
+MIDDLEWARE = "counterbalance_errors.middleware.ErrorEnvelopeMiddleware"
+HANDLER = "counterbalance_errors.handlers.exception_handler"
+RENDERER = "counterbalance_errors.renderers.EnvelopeJSONRenderer"
+CSRF_VIEW = "counterbalance_errors.views.csrf_failure"
+URL_HANDLERS = {
+    "handler400": "counterbalance_errors.views.bad_request",
+    "handler403": "counterbalance_errors.views.permission_denied",
+    "handler404": "counterbalance_errors.views.page_not_found",
+    "handler500": "counterbalance_errors.views.server_error",
+}
+UNSHARED_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+    "django.core.cache.backends.db.DatabaseCache",
+)
+
+
+def _resolve(value: Any) -> Any:
+    try:
+        return import_string(value) if isinstance(value, str) else value
+    except ImportError:
+        return None
+
+
+def _is(value: Any, dotted: str) -> bool:
+    """``value`` (a dotted path or an object) is ``dotted`` or a subclass of it."""
+    target = import_string(dotted)
+    resolved = _resolve(value)
+    if resolved is target:
+        return True
+    return isinstance(resolved, type) and isinstance(target, type) and issubclass(resolved, target)
+
+
+@register()
+def check_settings(**kwargs: Any) -> list[CheckMessage]:
+    raw = getattr(settings, conf.SETTING_NAME, None)
+    if raw is None:
+        return []
+    if not isinstance(raw, dict):
+        return [
+            Error(
+                f"{conf.SETTING_NAME} must be a dict, not {type(raw).__name__}.",
+                hint="Set it to a dict of the keys listed in docs/settings.md.",
+                id="counterbalance_errors.E002",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    for key in raw:
+        if key not in conf.DEFAULTS:
+            messages.append(
+                Error(
+                    f"Unknown key {key!r} in {conf.SETTING_NAME}.",
+                    hint="Known keys: " + ", ".join(sorted(conf.DEFAULTS)) + ".",
+                    id="counterbalance_errors.E001",
+                )
+            )
+    for key, value in raw.items():
+        if key not in conf.VALIDATORS:
+            continue
+        validator, expected = conf.VALIDATORS[key]
+        if not validator(value):
+            messages.append(
+                Error(
+                    f"{conf.SETTING_NAME}[{key!r}] must be {expected}, not {value!r}.",
+                    hint="The default is used until this is fixed.",
+                    id="counterbalance_errors.E002",
+                )
+            )
+    return messages
+
+
+@register()
+def check_profile(**kwargs: Any) -> list[CheckMessage]:
+    from counterbalance_errors.profiles import _load
+
+    name = conf.profile_name()
+    try:
+        _load(name)
+    except (ImportError, TypeError, ValueError) as exc:
+        return [
+            Error(
+                f"PROFILE {name!r} cannot be used: {exc}",
+                hint="Use a built-in profile name or the dotted path of a Profile subclass.",
+                id="counterbalance_errors.E003",
+            )
+        ]
+    return []
+
+
+@register()
+def check_middleware(**kwargs: Any) -> list[CheckMessage]:
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    positions = [i for i, path in enumerate(middleware) if _is(path, MIDDLEWARE)]
+    if not positions:
+        return [
+            Warning(
+                f"{MIDDLEWARE} is not in MIDDLEWARE.",
+                hint="Add it first in MIDDLEWARE: without it, errors outside DRF views are "
+                "not enveloped.",
+                id="counterbalance_errors.W001",
+            )
+        ]
+    if positions[0] != 0:
+        return [
+            Warning(
+                f"{MIDDLEWARE} is not first in MIDDLEWARE.",
+                hint="Move it first, so that it sees the responses of every other middleware.",
+                id="counterbalance_errors.W002",
+            )
+        ]
+    return []
+
+
+@register()
+def check_rest_framework(**kwargs: Any) -> list[CheckMessage]:
+    drf = getattr(settings, "REST_FRAMEWORK", None) or {}
+    messages: list[CheckMessage] = []
+    if not _is(drf.get("EXCEPTION_HANDLER"), HANDLER):
+        messages.append(
+            Warning(
+                f'REST_FRAMEWORK["EXCEPTION_HANDLER"] is not {HANDLER}.',
+                hint="Set it, so that errors raised in DRF views are enveloped and rolled back.",
+                id="counterbalance_errors.W003",
+            )
+        )
+    renderers = list(drf.get("DEFAULT_RENDERER_CLASSES") or [])
+    if not renderers or not _is(renderers[0], RENDERER):
+        messages.append(
+            Warning(
+                f'{RENDERER} is not first in REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].',
+                hint="Put it first, so that error responses returned by views are enveloped.",
+                id="counterbalance_errors.W004",
+            )
+        )
+    return messages
+
+
+@register()
+def check_url_handlers(**kwargs: Any) -> list[CheckMessage]:
+    try:
+        urlconf = import_module(settings.ROOT_URLCONF)
+    except Exception:  # Django's own checks report a broken URLconf.
+        return []
+    missing = [
+        name
+        for name, dotted in URL_HANDLERS.items()
+        if not _is(getattr(urlconf, name, None), dotted)
+    ]
+    if not missing:
+        return []
+    return [
+        Warning(
+            f"The root URLconf {settings.ROOT_URLCONF} does not set "
+            + ", ".join(missing)
+            + " to counterbalance_errors' views.",
+            hint="Add: "
+            + "; ".join(f'{name} = "{URL_HANDLERS[name]}"' for name in missing)
+            + ". Without them, URL-resolver 404s and middleware errors are rewritten late.",
+            id="counterbalance_errors.W005",
+        )
+    ]
+
+
+@register()
+def check_csrf_failure_view(**kwargs: Any) -> list[CheckMessage]:
+    if _is(getattr(settings, "CSRF_FAILURE_VIEW", None), CSRF_VIEW):
+        return []
+    return [
+        Warning(
+            f"CSRF_FAILURE_VIEW is not {CSRF_VIEW}.",
+            hint=f'Set CSRF_FAILURE_VIEW = "{CSRF_VIEW}" so CSRF failures answer CsrfFailed.',
+            id="counterbalance_errors.W006",
+        )
+    ]
+
+
+@register()
+def check_ratelimit_cache(**kwargs: Any) -> list[CheckMessage]:
+    alias = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    backend = (getattr(settings, "CACHES", None) or {}).get(alias, {}).get("BACKEND", "")
+    if backend not in UNSHARED_CACHES:
+        return []
+    return [
+        Warning(
+            f"The rate-limit cache {alias!r} ({backend}) is not shared between processes.",
+            hint="Use Redis or Memcached for RATELIMIT_USE_CACHE, or every worker counts alone.",
+            id="counterbalance_errors.W007",
+        )
+    ]
+
+
+@register()
+def check_propagate_exceptions(**kwargs: Any) -> list[CheckMessage]:
+    if not getattr(settings, "DEBUG_PROPAGATE_EXCEPTIONS", False):
+        return []
+    return [
+        Warning(
+            "DEBUG_PROPAGATE_EXCEPTIONS is True: unhandled errors escape Django unenveloped.",
+            hint="Set DEBUG_PROPAGATE_EXCEPTIONS = False.",
+            id="counterbalance_errors.W008",
+        )
+    ]

@@ -1,0 +1,114 @@
+"""The ``COUNTERBALANCE_ERRORS`` settings dict.
+
+Merged key by key over :data:`DEFAULTS` and re-read on every access (as django-cors-headers
+does), so ``override_settings`` and pytest-django's ``settings`` fixture just work. A value of
+the wrong type never breaks a response: the accessor falls back to the default, and
+``manage.py check`` reports it (``counterbalance_errors.E002``).
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.conf import settings
+
+SETTING_NAME = "COUNTERBALANCE_ERRORS"
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_opt_str(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_status_set(value: Any) -> bool:
+    return isinstance(value, (list, tuple, set, frozenset, range)) and all(
+        isinstance(v, int) and not isinstance(v, bool) and 400 <= v <= 599 for v in value
+    )
+
+
+def _is_opt_positive_number(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    )
+
+
+#: Every key, its default, and the check its value must pass. Docs: ``docs/settings.md``.
+DEFAULTS: dict[str, Any] = {
+    # A built-in profile name or the dotted path of a Profile subclass (docs/profiles.md).
+    "PROFILE": "counterbalance",
+    # Answer only with the statuses the profile's document lists (SPEC §5).
+    "STRICT_STATUSES": True,
+    # Canonical statuses whose errors get a logging_hash and are stored.
+    "LOGGED_STATUSES": (400, 409, 413, 415, 422, *range(500, 600)),
+    # Value of the compute-node header; None means the host name.
+    "COMPUTE_NODE": None,
+}
+
+VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "PROFILE": (_is_str, "a profile name or a dotted path"),
+    "STRICT_STATUSES": (_is_bool, "a bool"),
+    "LOGGED_STATUSES": (_is_status_set, "a collection of int statuses between 400 and 599"),
+    "COMPUTE_NODE": (_is_opt_str, "a string or None"),
+}
+
+
+def user_settings() -> Mapping[str, Any]:
+    value = getattr(settings, SETTING_NAME, None)
+    return value if isinstance(value, Mapping) else {}
+
+
+def get(name: str) -> Any:
+    """The effective value of one key; the default when unset or invalid."""
+    value = user_settings().get(name, DEFAULTS[name])
+    validator, _ = VALIDATORS[name]
+    return value if validator(value) else DEFAULTS[name]
+
+
+def problems() -> list[str]:
+    """Human-readable problems with the user's dict, for the system checks."""
+    raw = getattr(settings, SETTING_NAME, None)
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        return [f"{SETTING_NAME} must be a dict, not {type(raw).__name__}."]
+    found = []
+    for key in raw:
+        if key not in DEFAULTS:
+            found.append(f"Unknown key {key!r}.")
+    for key, value in raw.items():
+        if key in VALIDATORS:
+            validator, expected = VALIDATORS[key]
+            if not validator(value):
+                found.append(f"{key} must be {expected}, not {value!r}.")
+    return found
+
+
+@functools.cache
+def _hostname() -> str:
+    return socket.gethostname()
+
+
+def profile_name() -> str:
+    return str(get("PROFILE"))
+
+
+def strict_statuses() -> bool:
+    return bool(get("STRICT_STATUSES"))
+
+
+def logged_statuses() -> frozenset[int]:
+    return frozenset(get("LOGGED_STATUSES"))
+
+
+def compute_node() -> str:
+    return get("COMPUTE_NODE") or _hostname()

@@ -1,0 +1,37 @@
+"""``EnvelopeJSONRenderer``: DRF's JSON renderer that never lets an error out unenveloped.
+
+Put it first in ``REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"]``. Success responses render
+exactly as with ``rest_framework.renderers.JSONRenderer``. A view that *returns* an error
+response itself, such as ``Response(serializer.errors, status=400)``, is rendered as the
+envelope, its data becoming the validation details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework.renderers import JSONRenderer
+
+from counterbalance_errors import catalog, responses
+
+
+class EnvelopeJSONRenderer(JSONRenderer):
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        response = (renderer_context or {}).get("response")
+        if (
+            response is None
+            or response.status_code < 400
+            or responses.is_envelope(response)
+        ):
+            return super().render(data, accepted_media_type, renderer_context)
+        request = (renderer_context or {}).get("request")
+        error = catalog.from_response_data(response.status_code, data)
+        _, rendered = responses.render(request, error)
+        responses.apply(response, rendered)
+        return rendered.content

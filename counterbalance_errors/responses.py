@@ -1,0 +1,131 @@
+"""From a canonical error to an HTTP response, for one request.
+
+Every entry point (middleware, DRF handler, renderer, URLconf views, WSGI/ASGI wrappers) ends
+here, so the logging_hash, the body, the headers and the request state always agree.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+
+from counterbalance_errors import conf
+from counterbalance_errors.catalog import ApiError
+from counterbalance_errors.profiles import Profile, Rendered, get_profile
+
+#: Attribute on the request holding the :class:`ErrorState` of its error, if any.
+STATE_ATTR = "counterbalance_error"
+#: Attribute on a response that is already an envelope (never rewritten again).
+ENVELOPE_ATTR = "counterbalance_envelope"
+
+# Headers that describe the old body and would corrupt the new one.
+_BODY_HEADERS = ("Content-Encoding", "Content-MD5", "ETag", "Content-Disposition", "Content-Range")
+
+
+@dataclass(slots=True)
+class ErrorState:
+    """The error of one request: what the client was told, and what is to be recorded."""
+
+    error: ApiError
+    logging_hash: str | None
+    stored: bool = False
+
+
+def django_request(request: Any) -> HttpRequest:
+    """The Django request behind a DRF ``Request`` (or the request itself)."""
+    return getattr(request, "_request", request)  # type: ignore[no-any-return]
+
+
+def get_state(request: Any) -> ErrorState | None:
+    return getattr(django_request(request), STATE_ATTR, None)
+
+
+def get_logging_hash(request: Any) -> str | None:
+    """The logging_hash given to this request's client, if its error was logged."""
+    state = get_state(request)
+    return state.logging_hash if state else None
+
+
+def new_logging_hash() -> str:
+    """40 lowercase hex characters, 160 random bits (SPEC §4)."""
+    return secrets.token_hex(20)
+
+
+def attach(request: Any, error: ApiError) -> ErrorState:
+    """Record ``error`` as this request's error, giving it a hash when its status is logged.
+
+    One request has one hash: a second error (say, handler500 after the signal) reuses it.
+    """
+    http_request = django_request(request) if request is not None else None
+    previous = get_state(http_request) if http_request is not None else None
+    logging_hash = None
+    if error.status in conf.logged_statuses():
+        logging_hash = (previous.logging_hash if previous else None) or new_logging_hash()
+    state = ErrorState(error=error, logging_hash=logging_hash)
+    if http_request is not None:
+        setattr(http_request, STATE_ATTR, state)
+    return state
+
+
+def render(request: Any, error: ApiError) -> tuple[Profile, Rendered]:
+    state = attach(request, error)
+    profile = get_profile()
+    return profile, profile.render(error, state.logging_hash)
+
+
+def error_response(request: Any, error: ApiError) -> HttpResponse:
+    """A new response for ``error`` (used where no response exists yet)."""
+    profile, rendered = render(request, error)
+    response = HttpResponse(rendered.content, status=rendered.status)
+    apply(response, rendered)
+    if rendered.content_type is None:
+        del response["Content-Type"]
+    for name, value in profile.response_headers(django_request(request), response).items():
+        response[name] = value
+    return response
+
+
+def rewrite(request: Any, response: HttpResponseBase, error: ApiError) -> None:
+    """Turn ``response`` into the envelope of ``error`` in place.
+
+    Keeps every header other middleware set (``Allow``, ``WWW-Authenticate``, cookies, CORS,
+    security headers) and fixes the ones that describe the body.
+    """
+    _, rendered = render(request, error)
+    for name in _BODY_HEADERS:
+        if response.has_header(name):
+            del response[name]
+    if isinstance(response, StreamingHttpResponse):
+        response.streaming_content = [rendered.content]
+        if response.has_header("Content-Length"):
+            del response["Content-Length"]
+    elif isinstance(response, HttpResponse):
+        response.content = rendered.content
+        if response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(rendered.content))
+    if rendered.content_type is None:
+        if response.has_header("Content-Type"):
+            del response["Content-Type"]
+    else:
+        response["Content-Type"] = rendered.content_type
+    response.status_code = rendered.status
+    apply(response, rendered)
+
+
+def apply(response: HttpResponseBase, rendered: Rendered) -> None:
+    """Set the status, reason, content type and headers of ``rendered`` on ``response``."""
+    response.status_code = rendered.status
+    # None restores the standard phrase for the (possibly new) status.
+    response.reason_phrase = rendered.reason  # type: ignore[assignment]
+    if rendered.content_type is not None:
+        response["Content-Type"] = rendered.content_type
+    for name, value in rendered.headers.items():
+        response[name] = value
+    setattr(response, ENVELOPE_ATTR, True)
+
+
+def is_envelope(response: HttpResponseBase) -> bool:
+    return getattr(response, ENVELOPE_ATTR, False) is True

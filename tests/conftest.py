@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from counterbalance_errors.profiles import _load
+
+
+@pytest.fixture
+def client() -> Client:
+    """A test client that returns 5xx responses instead of re-raising (Django trap 14)."""
+    return Client(raise_request_exception=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_profiles() -> Any:
+    yield
+    _load.cache_clear()
+
+
+@pytest.fixture(params=[False, True], ids=["debug-off", "debug-on"])
+def debug(request: pytest.FixtureRequest, settings: Any) -> bool:
+    """Run a test with DEBUG off and on: Django's technical pages bypass several handlers."""
+    settings.DEBUG = request.param
+    return bool(request.param)
