@@ -56,6 +56,7 @@ if _ENGINE == "postgres":
             "USER": os.environ.get("CB_PG_USER", "postgres"),
             "HOST": "127.0.0.1",
             "PORT": "5432",
+            "TEST": {"NAME": os.environ.get("CB_TEST_DB_NAME")},
         }
     }
 elif _ENGINE == "mariadb":
@@ -68,7 +69,11 @@ elif _ENGINE == "mariadb":
             "HOST": "127.0.0.1",
             "PORT": "3306",
             "OPTIONS": {"charset": "utf8mb4"},
-            "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
+            "TEST": {
+                "NAME": os.environ.get("CB_TEST_DB_NAME"),
+                "CHARSET": "utf8mb4",
+                "COLLATION": "utf8mb4_unicode_ci",
+            },
         }
     }
 else:

@@ -1,0 +1,54 @@
+# Two commands a new contributor needs: `make demo` and `make test`. Both create their own
+# virtualenv on first use (only Python 3.11+ is required).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= test,openapi,lint
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-postgres test-mariadb test-browser test-django6 lint check clean
+
+$(VENV)/.installed-$(EXTRAS): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]" $(PIP_EXTRA)
+	touch $@
+
+venv: $(VENV)/.installed-$(EXTRAS)
+
+demo: venv
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# The suite on SQLite, with branch coverage of the package.
+test: venv
+	$(BIN)/python -m pytest -m "not browser" --cov --cov-report=term $(PYTEST_ARGS)
+
+test-postgres:
+	$(MAKE) venv EXTRAS=test,openapi,lint,postgres
+	CB_DATABASE=postgres $(BIN)/python -m pytest -m "not browser" -p no:randomly -q $(PYTEST_ARGS)
+
+test-mariadb:
+	$(MAKE) venv EXTRAS=test,openapi,lint,mysql
+	CB_DATABASE=mariadb $(BIN)/python -m pytest -m "not browser" -p no:randomly -q $(PYTEST_ARGS)
+
+test-browser: venv
+	$(BIN)/python -m pip install -q playwright
+	$(BIN)/python -m pytest -m browser -q $(PYTEST_ARGS)
+
+# The newest Django 6.x on the newest Python available (Django 6 needs Python >= 3.12).
+test-django6:
+	$(MAKE) test VENV=.venv-django6 PIP_EXTRA="django>=6,<7" PYTEST_ARGS="-q --cov-fail-under=0 $(PYTEST_ARGS)"
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+check: venv
+	$(BIN)/python manage.py check --fail-level WARNING
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/django-admin check --fail-level WARNING --pythonpath .
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/django-admin makemigrations --check --dry-run --pythonpath .
+
+clean:
+	rm -rf .venv .venv-* .mypy_cache .ruff_cache .coverage htmlcov
