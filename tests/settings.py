@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "counterbalance_errors",
     "tests",
+    "example_project",  # tests/test_example_project.py clicks through the demo
 ]
 
 MIDDLEWARE = [
