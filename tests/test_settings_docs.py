@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import re
+
+from counterbalance_errors import conf
+from tests.docexamples import DOCS
+
+
+def test_every_setting_is_documented() -> None:
+    documented = set(re.findall(r"^### `(\w+)`$", (DOCS / "settings.md").read_text(), re.M))
+    assert documented == set(conf.DEFAULTS)
