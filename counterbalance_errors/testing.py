@@ -52,7 +52,8 @@ def assert_error(
         assert response.status_code == status, f"expected {status}, got {response.status_code}"
     logging_hash = body.get("logging_hash")
     if logged is True:
-        assert isinstance(logging_hash, str) and HASH_RE.match(logging_hash), body
+        assert isinstance(logging_hash, str), body
+        assert HASH_RE.match(logging_hash), body
         assert response.get(HASH_HEADER) == logging_hash
     elif logged is False:
         assert logging_hash is None, body

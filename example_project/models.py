@@ -23,4 +23,4 @@ class Order(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.product}"
+        return f"{self.quantity} x {self.product}"

@@ -1,4 +1,7 @@
-"""Minimal settings for the test suite. ``CB_DATABASE`` picks sqlite (default), postgres, mariadb."""
+"""Minimal settings for the test suite.
+
+``CB_DATABASE`` picks sqlite (default), postgres or mariadb.
+"""
 
 from __future__ import annotations
 
