@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import include, path
 
 from tests import views
 
@@ -46,6 +46,7 @@ urlpatterns = [
     path("plain/create-part/", views.create_part),
     path("plain/create-then-fail/", views.plain_create_then_fail),
     path("plain/template/", template_view),
+    path("dj/", include("tests.urls_django_paths")),
 ]
 
 handler400 = "counterbalance_errors.views.bad_request"
