@@ -42,6 +42,12 @@ def _is_opt_positive_number(value: Any) -> bool:
     )
 
 
+def _is_opt_budget(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+    )
+
+
 #: Every key, its default, and the check its value must pass. Docs: ``docs/settings.md``.
 DEFAULTS: dict[str, Any] = {
     # A built-in profile name or the dotted path of a Profile subclass (docs/profiles.md).
@@ -52,6 +58,12 @@ DEFAULTS: dict[str, Any] = {
     "LOGGED_STATUSES": (400, 409, 413, 415, 422, *range(500, 600)),
     # Value of the compute-node header; None means the host name.
     "COMPUTE_NODE": None,
+    # Profile headers: Api-Version (cloudapi), gateway node and realm (green_stack); None: omitted.
+    "API_VERSION": None,
+    "GATEWAY_NODE": None,
+    "REALM": None,
+    # Seconds an async view may take under ASGI; None: the profile's default, 0: no budget.
+    "TIME_BUDGET": None,
 }
 
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -59,6 +71,10 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "STRICT_STATUSES": (_is_bool, "a bool"),
     "LOGGED_STATUSES": (_is_status_set, "a collection of int statuses between 400 and 599"),
     "COMPUTE_NODE": (_is_opt_str, "a string or None"),
+    "API_VERSION": (_is_opt_str, "a string or None"),
+    "GATEWAY_NODE": (_is_opt_str, "a string or None"),
+    "REALM": (_is_opt_str, "a string or None"),
+    "TIME_BUDGET": (_is_opt_budget, "a number of seconds (0: none) or None"),
 }
 
 

@@ -30,7 +30,7 @@ from django.core.exceptions import (
 from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponseBase
 
-from counterbalance_errors import catalog, responses
+from counterbalance_errors import budget, catalog, responses
 from counterbalance_errors.profiles import get_profile
 
 logger = logging.getLogger("counterbalance_errors")
@@ -56,12 +56,15 @@ class ErrorEnvelopeMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         _mark_seen(request)
+        budget.start(request)
         response = self.get_response(request)
         return self.finish(request, response)  # type: ignore[arg-type]
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         _mark_seen(request)
-        response = await self.get_response(request)  # type: ignore[misc]
+        budget.start(request)
+        # The time budget can only be enforced here (docs/profiles.md, "Time budgets").
+        response = await budget.within_budget(self.get_response, request)  # type: ignore[arg-type]
         return self.finish(request, response)
 
     def finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:

@@ -73,7 +73,8 @@ def attach(request: Any, error: ApiError) -> ErrorState:
 def render(request: Any, error: ApiError) -> tuple[Profile, Rendered]:
     state = attach(request, error)
     profile = get_profile()
-    return profile, profile.render(error, state.logging_hash)
+    http_request = django_request(request) if request is not None else None
+    return profile, profile.render(error, state.logging_hash, http_request)
 
 
 def error_response(request: Any, error: ApiError) -> HttpResponse:

@@ -1,0 +1,52 @@
+"""Request time budgets (``TIME_BUDGET``, or the profile's own, e.g. 10 s for ``green_stack``).
+
+What can be enforced (``docs/profiles.md``, "Time budgets"): under ASGI, with every middleware
+async-capable, the middleware answers ``RequestTimeout`` when the budget runs out. An async
+view is cancelled; a sync view (every DRF view) keeps running in its thread until it returns,
+only the answer is sent on time. Under WSGI nothing inside Django can interrupt a view: use the
+server's timeout (gunicorn sync workers ``--timeout``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.log import log_response
+
+from counterbalance_errors import catalog, responses
+from counterbalance_errors.exceptions import RequestTimeout
+from counterbalance_errors.profiles import get_profile
+from counterbalance_errors.profiles.base import STARTED_ATTR
+
+
+def start(request: HttpRequest) -> None:
+    """Remember when the request reached the middleware (for ``Response-Time``)."""
+    setattr(request, STARTED_ATTR, time.perf_counter())
+
+
+async def within_budget(
+    get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]], request: HttpRequest
+) -> HttpResponseBase:
+    """``await get_response(request)``, or the ``RequestTimeout`` envelope once over budget."""
+    seconds = get_profile().budget()
+    if seconds is None:
+        return await get_response(request)
+    timeout = asyncio.timeout(seconds)
+    try:
+        async with timeout:
+            return await get_response(request)
+    except TimeoutError:
+        if not timeout.expired():
+            raise
+    response = responses.error_response(request, catalog.from_exception(RequestTimeout()))
+    log_response(
+        "Request time budget (%ss) exceeded: %s",
+        seconds,
+        request.path,
+        response=response,
+        request=request,
+    )
+    return response

@@ -1,0 +1,268 @@
+"""The :class:`Profile` base class and the helpers every profile shares.
+
+A profile turns a canonical :class:`~counterbalance_errors.catalog.ApiError` into what one
+published convention says an error looks like (status, reason phrase, body, content type,
+headers), adds that convention's headers to every response, and describes its error body for
+the OpenAPI schema. It is the only place where conventions differ.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import unicodedata
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django.http import HttpRequest, HttpResponseBase
+
+from counterbalance_errors import conf
+from counterbalance_errors.catalog import ApiError, truncate
+
+#: The default header that carries the logging_hash of logged errors.
+HASH_HEADER = "X-Counterbalance-Log-Hash"
+#: Request attributes set by the middleware and the profiles.
+STARTED_ATTR = "counterbalance_started"
+REQUEST_ID_ATTR = "counterbalance_request_id"
+#: The incoming header whose value may become the request id.
+INCOMING_REQUEST_ID = "HTTP_X_REQUEST_ID"
+
+_UNSAFE_HEADER_CHARS = re.compile(r"[^\x20-\x7e]")
+_LINE_BREAKS = re.compile(r"[\t\n\r\v\f]+")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# An incoming request id is reused only when it is this tame: no spaces, no separators an
+# HTTP parser or a log line could trip on.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+HASH_PATTERN = "^[0-9a-f]{40}$"
+
+
+def header_value(value: object, limit: int = 512) -> str:
+    """A header-safe value: printable ASCII only (no CR/LF, no control or non-ASCII bytes)."""
+    return _UNSAFE_HEADER_CHARS.sub("", str(value))[:limit].strip()
+
+
+def ascii_text(value: object, limit: int) -> str:
+    """``value`` as printable ASCII of at most ``limit`` characters.
+
+    Accented letters lose their accents (NFKD), other non-ASCII characters are dropped, tabs
+    and line breaks become spaces and other control characters are removed, so the result is
+    safe as a header value and as an HTTP reason phrase (Django 5.2 does not check the latter).
+    """
+    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode("ascii")
+    text = _CONTROL_CHARS.sub("", _LINE_BREAKS.sub(" ", text))
+    return text.strip()[:limit].rstrip()
+
+
+def request_id(request: HttpRequest | None) -> str:
+    """This request's id: an incoming ``X-Request-Id`` when it is safe, else a new one.
+
+    The same id for the whole request (it is remembered on the request).
+    """
+    if request is None:
+        return uuid.uuid4().hex
+    found = getattr(request, REQUEST_ID_ATTR, None)
+    if isinstance(found, str):
+        return found
+    incoming = request.META.get(INCOMING_REQUEST_ID, "")
+    value = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    setattr(request, REQUEST_ID_ATTR, value)
+    return value
+
+
+def response_time_ms(request: HttpRequest | None) -> int:
+    """Milliseconds since the middleware saw the request (0 when it did not)."""
+    started = getattr(request, STARTED_ATTR, None)
+    if not isinstance(started, float):
+        return 0
+    return max(0, round((time.perf_counter() - started) * 1000))
+
+
+def logging_hash_of(request: HttpRequest | None) -> str | None:
+    """The logging_hash given to this request's error, if any."""
+    from counterbalance_errors.responses import get_logging_hash
+
+    return get_logging_hash(request) if request is not None else None
+
+
+def message_with_details(error: ApiError) -> str:
+    """The message, followed by each validation problem, for bodies without a details list."""
+    message = str(error.message)
+    if error.details:
+        problems = "; ".join(f"{d.field}: {d.message}" for d in error.details)
+        message = f"{message} {problems}"
+    return truncate(message)
+
+
+def error_object(error: ApiError) -> dict[str, Any]:
+    """``{"code", "message", "details"?}``: the inner error object several documents share."""
+    inner: dict[str, Any] = {"code": error.code, "message": str(error.message)}
+    if error.details:
+        inner["details"] = [d.as_dict() for d in error.details]
+    return inner
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An error as a profile answers it: everything a response needs."""
+
+    status: int
+    content: bytes
+    content_type: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    reason: str | None = None
+
+
+#: OpenAPI schemas shared by the profiles' error bodies.
+FIELD_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "One validation problem.",
+    "properties": {
+        "field": {"type": "string", "description": "Dotted path, e.g. `items.0.email`."},
+        "code": {"type": "string", "description": "DRF's error code, e.g. `required`."},
+        "message": {"type": "string"},
+    },
+    "required": ["field", "code", "message"],
+    "additionalProperties": False,
+}
+ERROR_OBJECT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string", "description": "Stable error code, e.g. `ResourceNotFound`."},
+        "message": {"type": "string", "description": "Client-safe, translated message."},
+        "details": {"type": "array", "items": FIELD_ERROR_SCHEMA},
+    },
+    "required": ["code", "message"],
+    "additionalProperties": False,
+}
+
+
+def string_header(
+    description: str, pattern: str | None = None, *, required: bool = True
+) -> dict[str, Any]:
+    """An OpenAPI header object for a string header."""
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return {"description": description, "required": required, "schema": schema}
+
+
+class Profile:
+    """Base profile: canonical statuses, a JSON body, the hash in a header.
+
+    Subclasses set the class attributes and override :meth:`body` (and, where their document
+    says so, :meth:`status`, :meth:`reason`, :meth:`error_headers`, :meth:`response_headers`);
+    :meth:`render` puts them together. ``docs/profiles.md`` shows a complete one.
+    """
+
+    name: ClassVar[str] = ""
+    #: The published document the profile follows.
+    document: ClassVar[str] = ""
+    #: Content type of error bodies.
+    content_type: ClassVar[str] = "application/json"
+    #: Header that carries the logging_hash of logged errors (None: no header).
+    hash_header: ClassVar[str | None] = HASH_HEADER
+    #: 4xx statuses the profile's document lists; None means every canonical status.
+    documented_statuses: ClassVar[frozenset[int] | None] = None
+    #: Status used for an undocumented 4xx when strict.
+    fallback_status: ClassVar[int] = 400
+    #: code → status the document assigns to it (strict mode only).
+    code_statuses: ClassVar[Mapping[str, int]] = {}
+    #: Reason phrases for statuses Python does not know (e.g. 420).
+    reason_phrases: ClassVar[Mapping[int, str]] = {}
+    #: Default request time budget in seconds (``TIME_BUDGET`` overrides it); None: none.
+    time_budget: ClassVar[float | None] = None
+    #: Name of the error body's schema component in OpenAPI.
+    schema_name: ClassVar[str] = "Error"
+
+    # --- rendering an error ------------------------------------------------------------------
+
+    def status(self, error: ApiError) -> int:
+        """The status to answer with (SPEC §5 status rules); canonical unless strict."""
+        if not conf.strict_statuses():
+            return error.status
+        if error.code in self.code_statuses:
+            return self.code_statuses[error.code]
+        if self.documented_statuses is None:
+            return error.status
+        if error.status >= 500 or error.status in self.documented_statuses:
+            return error.status
+        return self.fallback_status
+
+    def reason(self, error: ApiError, status: int) -> str | None:
+        """The HTTP reason phrase; None keeps the standard one."""
+        return self.reason_phrases.get(status)
+
+    def body(
+        self,
+        error: ApiError,
+        status: int,
+        logging_hash: str | None,
+        request: HttpRequest | None = None,
+    ) -> Any:
+        """The JSON-serialisable error body, or None for no body."""
+        return {"error": error_object(error)}
+
+    def error_headers(
+        self, error: ApiError, status: int, logging_hash: str | None
+    ) -> dict[str, str]:
+        """Headers of an error response: the error's own, ``Retry-After``, the hash."""
+        headers = {name: header_value(value) for name, value in error.headers.items()}
+        if error.retry_after is not None:
+            headers["Retry-After"] = str(error.retry_after)
+        if logging_hash and self.hash_header:
+            headers[self.hash_header] = logging_hash
+        return headers
+
+    def response_headers(
+        self, request: HttpRequest | None, response: HttpResponseBase
+    ) -> dict[str, str]:
+        """Headers added to every response, success or error. Keep it cheap: it runs on all."""
+        return {}
+
+    def encode(self, body: Any) -> bytes:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def render(
+        self, error: ApiError, logging_hash: str | None, request: HttpRequest | None = None
+    ) -> Rendered:
+        status = self.status(error)
+        body = self.body(error, status, logging_hash, request)
+        reason = self.reason(error, status)
+        return Rendered(
+            status=status,
+            content=b"" if body is None else self.encode(body),
+            content_type=None if body is None else self.content_type,
+            headers=self.error_headers(error, status, logging_hash),
+            reason=None if reason is None else ascii_text(reason, 128),
+        )
+
+    # --- time budget ---------------------------------------------------------------------------
+
+    def budget(self) -> float | None:
+        """Seconds a request may take (``TIME_BUDGET``, else the profile's); None: no limit."""
+        configured = conf.get("TIME_BUDGET")
+        seconds = self.time_budget if configured is None else configured
+        return float(seconds) if seconds else None
+
+    # --- OpenAPI -------------------------------------------------------------------------------
+
+    def body_schema(self) -> dict[str, Any] | None:
+        """OpenAPI 3 schema of the error body (None: errors have no body)."""
+        return {
+            "type": "object",
+            "properties": {"error": ERROR_OBJECT_SCHEMA},
+            "required": ["error"],
+            "additionalProperties": False,
+        }
+
+    def header_docs(self) -> dict[str, dict[str, Any]]:
+        """OpenAPI header objects for the headers :meth:`response_headers` adds."""
+        return {}
+
+    def error_header_docs(self) -> dict[str, dict[str, Any]]:
+        """OpenAPI header objects for headers every error response carries."""
+        return {}

@@ -1,0 +1,58 @@
+"""``numeric``: the "Response status codes" document with numeric codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from counterbalance_errors.catalog import DEFAULT_UNAVAILABLE_RETRY_AFTER, ApiError
+from counterbalance_errors.profiles.base import Profile, message_with_details
+
+
+class NumericProfile(Profile):
+    """``004_d15f4337de2c0e2c.txt``: ``{"code": 404, "message": "..."}``.
+
+    Statuses 400, 401, 404, 405, 406 (its 406 means "Required fields are missing") and 503
+    with ``Retry-After`` (clients back off exponentially). Other 4xx answer 400 (so a
+    ``NotAcceptable`` is a 400 here, not a 406); throttling answers 503, the document's
+    "retry later" status. 5xx keep their status.
+    """
+
+    name = "numeric"
+    document = "004_d15f4337de2c0e2c.txt (Response status codes)"
+    documented_statuses = frozenset({400, 401, 404, 405, 406})
+    code_statuses = {
+        "MissingParameter": 406,
+        "NotAcceptable": 400,
+        "RequestThrottled": 503,
+    }
+    schema_name = "NumericError"
+
+    def body(
+        self,
+        error: ApiError,
+        status: int,
+        logging_hash: str | None,
+        request: HttpRequest | None = None,
+    ) -> Any:
+        return {"code": status, "message": message_with_details(error)}
+
+    def error_headers(
+        self, error: ApiError, status: int, logging_hash: str | None
+    ) -> dict[str, str]:
+        headers = super().error_headers(error, status, logging_hash)
+        if status == 503:
+            headers.setdefault("Retry-After", str(DEFAULT_UNAVAILABLE_RETRY_AFTER))
+        return headers
+
+    def body_schema(self) -> dict[str, Any] | None:
+        return {
+            "type": "object",
+            "properties": {
+                "code": {"type": "integer", "description": "The HTTP status code."},
+                "message": {"type": "string"},
+            },
+            "required": ["code", "message"],
+            "additionalProperties": False,
+        }
