@@ -3,10 +3,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= test,openapi,lint
+EXTRAS ?= test,openapi,lint,bench
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-postgres test-mariadb test-browser test-django6 lint check clean
+.PHONY: demo test test-postgres test-mariadb test-browser test-django6 lint check bench bench-smoke clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,16 @@ check: venv
 	$(BIN)/python manage.py check --fail-level WARNING
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/django-admin check --fail-level WARNING --pythonpath .
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/django-admin makemigrations --check --dry-run --pythonpath .
+
+# The performance comparisons of docs/performance.md (a few minutes; BENCH_ARGS="--help").
+bench:
+	$(MAKE) venv EXTRAS=test,openapi,lint,bench,postgres
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Every benchmark row with a handful of requests: proves the harness still runs, no timings.
+bench-smoke:
+	$(MAKE) venv EXTRAS=test,openapi,lint,bench,postgres
+	$(BIN)/python -m benchmarks --smoke $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .venv-* .mypy_cache .ruff_cache .coverage htmlcov
