@@ -123,9 +123,7 @@ CATALOG: dict[str, CatalogEntry] = {
         _("Too many requests; retry later."),
         "DRF `Throttled`, django-ratelimit `Ratelimited`",
     ),
-    "InternalError": CatalogEntry(
-        500, _("An internal error occurred."), "anything unhandled"
-    ),
+    "InternalError": CatalogEntry(500, _("An internal error occurred."), "anything unhandled"),
     "NotImplemented": CatalogEntry(
         501,
         _("This operation is not implemented."),
@@ -228,6 +226,11 @@ def from_status(status: int, *, headers: Mapping[str, str] | None = None) -> Api
     return ApiError(status=status, code=code, message=entry.message, headers=headers or {})
 
 
+# ``{"detail": ...}`` is DRF's error body; djangorestframework-simplejwt adds "code" and
+# "messages". Such a body is one message, not validation errors on fields named "code".
+_DETAIL_KEYS = frozenset({"detail", "code", "messages"})
+
+
 def from_response_data(status: int, data: Any) -> ApiError:
     """The error for a DRF ``Response(data, status=4xx/5xx)`` a view returned itself.
 
@@ -235,7 +238,7 @@ def from_response_data(status: int, data: Any) -> ApiError:
     """
     if status >= 500:
         return from_status(status)
-    if isinstance(data, Mapping) and set(data) == {"detail"}:
+    if isinstance(data, Mapping) and "detail" in data and set(data) <= _DETAIL_KEYS:
         error = from_status(status)
         if isinstance(data["detail"], str):
             error = replace(error, message=truncate(data["detail"]))
@@ -251,7 +254,7 @@ def from_exception(exc: BaseException) -> ApiError:
     return replace(error, exception=exc)
 
 
-def _map(exc: BaseException) -> ApiError:  # noqa: C901, PLR0911, PLR0912 - one flat table
+def _map(exc: BaseException) -> ApiError:
     if isinstance(exc, exceptions.CounterbalanceError):
         return _from_own(exc)
     if isinstance(exc, Ratelimited):
@@ -306,7 +309,8 @@ def _from_own(exc: exceptions.CounterbalanceError) -> ApiError:
     else:
         message = _explicit_message(exc, entry.message if entry else exc.default_detail)
     retry_after = exc.retry_after
-    if retry_after is not None:
+    if retry_after is not None or exc.error_code == "ServiceUnavailable":
+        # SPEC §3: a 503 always says when to retry, even ``ServiceUnavailable(retry_after=None)``.
         retry_after = clamp_retry_after(retry_after, DEFAULT_UNAVAILABLE_RETRY_AFTER)
     return ApiError(status=status, code=exc.error_code, message=message, retry_after=retry_after)
 
@@ -343,7 +347,7 @@ def _from_drf(exc: drf_exceptions.APIException) -> ApiError:
         if auth_header:
             headers["WWW-Authenticate"] = str(auth_header)
     if isinstance(exc, drf_exceptions.Throttled):
-        retry_after = clamp_retry_after(exc.wait, DEFAULT_THROTTLE_RETRY_AFTER)
+        retry_after = clamp_retry_after(getattr(exc, "wait", None), DEFAULT_THROTTLE_RETRY_AFTER)
     if (
         isinstance(exc, drf_exceptions.PermissionDenied)
         and isinstance(exc.detail, str)
@@ -360,9 +364,7 @@ def _from_drf(exc: drf_exceptions.APIException) -> ApiError:
         status = 401
     entry = CATALOG[code]
     message: str | Promise
-    if status >= 500:
-        message = entry.message
-    elif isinstance(exc, _FIXED_MESSAGE_DRF) or code == "CsrfFailed":
+    if status >= 500 or isinstance(exc, _FIXED_MESSAGE_DRF) or code == "CsrfFailed":
         message = entry.message
     else:
         message = _explicit_message(exc, entry.message)
@@ -387,7 +389,13 @@ def _explicit_message(exc: drf_exceptions.APIException, default: str | Promise) 
 def _django_validation_detail(exc: django_exceptions.ValidationError) -> Any:
     from rest_framework.serializers import as_serializer_error
 
-    return as_serializer_error(exc)
+    detail = as_serializer_error(exc)
+    # Django's model-level key is "__all__"; clients see DRF's non-field key instead.
+    non_field = api_settings.NON_FIELD_ERRORS_KEY
+    return {
+        non_field if key == django_exceptions.NON_FIELD_ERRORS else key: value
+        for key, value in detail.items()
+    }
 
 
 def _from_validation(detail: Any) -> ApiError:
@@ -411,18 +419,20 @@ def flatten_validation(detail: Any, non_field_key: str | None = None) -> Iterabl
             children = [((*path, str(key)), value) for key, value in node.items()]
             stack.extend(reversed(children))
         elif isinstance(node, (list, tuple)):
-            leaves = [item for item in node if isinstance(item, (str, Promise))]
-            nested = [
-                ((*path, str(index)), item)
-                for index, item in enumerate(node)
-                if not isinstance(item, (str, Promise))
-            ]
-            stack.extend(reversed(nested))
-            for leaf in reversed(leaves):
-                stack.append((path, leaf))
+            # Messages belong to the list's own path; anything nested is an indexed item
+            # (the older ListSerializer shape, ``[{}, {"email": [...]}]``).
+            stack.extend(
+                (path if _is_message(item) else (*path, str(index)), item)
+                for index, item in reversed(list(enumerate(node)))
+            )
         else:
             yield FieldError(
-                field=".".join(path) if path else non_field,
+                # DictField keys are client input: a path is capped like a message.
+                field=truncate(".".join(path)) if path else non_field,
                 code=str(getattr(node, "code", None) or "invalid"),
                 message=truncate(str(node)),
             )
+
+
+def _is_message(node: Any) -> bool:
+    return not isinstance(node, (Mapping, list, tuple))

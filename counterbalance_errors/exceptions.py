@@ -93,7 +93,8 @@ class RequestTimeout(CounterbalanceError):
     default_code = "request_timeout"
 
 
-class RateLimited(Ratelimited):
+# django-ratelimit ships no type information, so its base class is Any to mypy.
+class RateLimited(Ratelimited):  # type: ignore[misc]
     """django-ratelimit's ``Ratelimited`` that knows how long the window still runs."""
 
     def __init__(self, wait: float | None = None) -> None:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.views import set_rollback
 
 from counterbalance_errors import catalog, responses
 from counterbalance_errors.exceptions import InvalidVersion
+from counterbalance_errors.middleware import _replicate_django_logging
+from counterbalance_errors.renderers import EnvelopeJSONRenderer
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse | None:
@@ -21,24 +24,56 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse |
     It returns a plain ``HttpResponse``, so DRF's content negotiation cannot turn the error
     into an HTML page (``Accept: text/html``, ``?format=api``) and ``NotAcceptable`` is JSON
     too. It always marks the transaction for rollback (``ATOMIC_REQUESTS``), even for errors
-    DRF's own handler leaves alone. 5xx errors are re-raised by DRF, so that Django logs them
-    with their traceback and fires ``got_request_exception`` exactly once; the middleware or
+    DRF's own handler leaves alone, such as Django's ``PermissionDenied`` or
+    ``RequestDataTooBig``. 5xx errors are re-raised by DRF, so that Django logs them with
+    their traceback and fires ``got_request_exception`` exactly once; the middleware or
     ``handler500`` then answers with the envelope.
     """
-    error = catalog.from_exception(_invalid_version(exc, context) or exc)
+    request = context.get("request")
+    error = catalog.from_exception(_refine(exc, request))
     if error.is_server_error:
+        _prepare_reraise(request)
         return None
     set_rollback()
-    request = context.get("request")
+    if request is not None:
+        # Django's own handling of a SuspiciousOperation, which answering it here skips.
+        _replicate_django_logging(responses.django_request(request), exc)
     return responses.error_response(request, error)
 
 
-def _invalid_version(exc: Exception, context: dict[str, Any]) -> Exception | None:
-    """DRF's versioning schemes raise NotFound/NotAcceptable with their own message."""
-    if not isinstance(exc, (drf_exceptions.NotFound, drf_exceptions.NotAcceptable)):
-        return None
-    versioning_class = getattr(context.get("view"), "versioning_class", None)
-    message = getattr(versioning_class, "invalid_version_message", None)
-    if message is not None and str(exc.detail) == str(message):
+def _refine(exc: Exception, request: Any) -> Exception:
+    """Tell apart the DRF errors whose class alone is ambiguous, by how far ``initial()`` got.
+
+    ``APIView.initial`` negotiates the renderer, then determines the version: an error raised
+    before ``accepted_renderer`` is set comes from negotiation, one raised after it but before
+    ``versioning_scheme`` is set comes from the versioning scheme.
+    """
+    if request is None:
+        return exc
+    negotiated = getattr(request, "accepted_renderer", None) is not None
+    if isinstance(exc, Http404) and not negotiated:
+        # ``?format=xyz`` (or a ``.xyz`` suffix) no renderer offers: DRF raises Http404.
+        return drf_exceptions.NotAcceptable()
+    versioned = hasattr(request, "versioning_scheme")
+    if (
+        isinstance(exc, (drf_exceptions.NotFound, drf_exceptions.NotAcceptable))
+        and negotiated
+        and not versioned
+    ):
+        # URLPath/Namespace/Hostname/QueryParameter versioning raise NotFound,
+        # AcceptHeaderVersioning raises NotAcceptable.
         return InvalidVersion()
-    return None
+    return exc
+
+
+def _prepare_reraise(request: Any) -> None:
+    """Keep DRF's re-raise from failing before negotiation under ``DEBUG`` (error-paths D19).
+
+    ``APIView.raise_uncaught_exception`` reads ``request.accepted_renderer`` when ``DEBUG`` is
+    on; without one it raises ``AttributeError`` and the original exception is lost.
+    """
+    if request is None or not settings.DEBUG:
+        return
+    if getattr(request, "accepted_renderer", None) is None:
+        request.accepted_renderer = EnvelopeJSONRenderer()
+        request.accepted_media_type = EnvelopeJSONRenderer.media_type

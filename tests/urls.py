@@ -47,6 +47,8 @@ urlpatterns = [
     path("plain/create-then-fail/", views.plain_create_then_fail),
     path("plain/template/", template_view),
     path("dj/", include("tests.urls_django_paths")),
+    path("drf-real/", include("tests.views_drf")),
+    path("rl/", include("tests.views_ratelimit")),
 ]
 
 handler400 = "counterbalance_errors.views.bad_request"
