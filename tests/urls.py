@@ -49,6 +49,7 @@ urlpatterns = [
     path("dj/", include("tests.urls_django_paths")),
     path("drf-real/", include("tests.views_drf")),
     path("rl/", include("tests.views_ratelimit")),
+    path("profiles/", include("tests.views_profiles")),
 ]
 
 handler400 = "counterbalance_errors.views.bad_request"

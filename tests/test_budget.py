@@ -1,0 +1,111 @@
+"""Request time budgets: enforced for async views under ASGI, documented limits elsewhere."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from counterbalance_errors.profiles import get_profile
+from tests.profiletools import HASH, call, use_profile
+from tests.settings import MIDDLEWARE
+
+
+@pytest.fixture(autouse=True)
+def _async_capable_chain(settings: Any) -> None:
+    # tests.middleware.BoomMiddleware is sync-only, which delays any answer until the view
+    # returns (error-paths T3): the budget needs every middleware to be async-capable.
+    settings.MIDDLEWARE = [m for m in MIDDLEWARE if m != "tests.middleware.BoomMiddleware"]
+
+
+def timed(transport: str, url: str) -> tuple[Any, float]:
+    started = time.perf_counter()
+    response = call(transport, "GET", url)
+    return response, time.perf_counter() - started
+
+
+@pytest.mark.django_db
+def test_async_view_over_budget_answers_request_timeout_on_time(settings: Any) -> None:
+    use_profile(settings, "counterbalance", TIME_BUDGET=0.2)
+    response, elapsed = timed("asgi", "/profiles/slow-async/?s=2")
+    assert 0.2 <= elapsed < 1.5
+    assert response.status_code == 504
+    body = json.loads(response.content)
+    assert body["error"]["code"] == "RequestTimeout"
+    assert HASH.match(body["logging_hash"])
+    assert response["X-Counterbalance-Compute-Node"]
+
+
+@pytest.mark.django_db
+def test_green_stack_budget_in_its_own_shape(settings: Any) -> None:
+    use_profile(settings, "green_stack", TIME_BUDGET=0.2)
+    response, elapsed = timed("asgi", "/profiles/slow-async/?s=2")
+    assert elapsed < 1.5
+    assert response.status_code == 504
+    body = json.loads(response.content)
+    assert body["error"]["code"] == "RequestTimeout"
+    assert response["X-Green-Stack-Error-Trace"] == body["trace"]
+    assert response["X-Green-Stack-Request-ID"]
+
+
+def test_within_budget_answers_normally(settings: Any) -> None:
+    use_profile(settings, "green_stack")  # 10 s
+    response = call("asgi", "GET", "/profiles/slow-async/?s=0.05")
+    assert (response.status_code, json.loads(response.content)) == (200, {"slept": True})
+
+
+def test_zero_turns_the_budget_off(settings: Any) -> None:
+    use_profile(settings, "green_stack", TIME_BUDGET=0)
+    assert get_profile().budget() is None
+    response, _ = timed("asgi", "/profiles/slow-async/?s=0.3")
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_views_own_timeout_error_is_an_internal_error(settings: Any) -> None:
+    use_profile(settings, "counterbalance", TIME_BUDGET=5)
+    response = call("asgi", "GET", "/profiles/own-timeout/")
+    assert response.status_code == 500
+    assert json.loads(response.content)["error"]["code"] == "InternalError"
+
+
+def test_sync_view_under_wsgi_cannot_be_interrupted(settings: Any) -> None:
+    """Documented limit: nothing inside Django can stop a sync view under WSGI."""
+    use_profile(settings, "counterbalance", TIME_BUDGET=0.1)
+    response, elapsed = timed("wsgi", "/profiles/slow-sync/?s=0.3")
+    assert elapsed >= 0.3
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_sync_view_under_asgi_is_not_interrupted(settings: Any) -> None:
+    """Documented limit: asgiref lets the view's thread run to its end (its work is done);
+    the answer, RequestTimeout, comes when it returns."""
+    use_profile(settings, "counterbalance", TIME_BUDGET=0.2)
+    response, elapsed = timed("asgi", "/profiles/slow-sync/?s=0.6")
+    assert elapsed >= 0.6
+    assert response.status_code == 504
+    assert json.loads(response.content)["error"]["code"] == "RequestTimeout"
+
+
+@pytest.mark.parametrize(
+    ("profile", "budget", "expected"),
+    [
+        ("counterbalance", None, None),
+        ("green_stack", None, 10.0),
+        ("green_stack", 2.5, 2.5),
+        ("counterbalance", 3, 3.0),
+        ("green_stack", 0, None),
+        ("green_stack", -1, 10.0),
+        ("green_stack", "soon", 10.0),
+        ("cloudapi", None, None),
+        ("reason_phrase", None, None),
+        ("numeric", None, None),
+        ("problem_details", None, None),
+    ],
+)
+def test_budget_setting(settings: Any, profile: str, budget: Any, expected: float | None) -> None:
+    use_profile(settings, profile, TIME_BUDGET=budget)
+    assert get_profile().budget() == expected

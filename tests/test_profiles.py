@@ -1,0 +1,180 @@
+"""The profile machinery: selection, your own profile, headers that are always safe."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import RequestFactory
+
+from counterbalance_errors import catalog, responses
+from counterbalance_errors.profiles import (
+    BUILTIN,
+    CounterbalanceProfile,
+    Profile,
+    get_profile,
+    header_value,
+    request_id,
+    response_time_ms,
+)
+from tests.profiletools import HASH, call, use_profile
+
+SUCCESS_URLS = ["/drf/success/", "/plain/success/", "/async/success/", "/profiles/moved/"]
+
+
+class TeapotProfile(Profile):
+    """A profile of one's own, in a few lines (docs/profiles.md)."""
+
+    name = "teapot"
+    hash_header = "X-Teapot-Hash"
+
+    def body(self, error: Any, status: int, logging_hash: Any, request: Any = None) -> Any:
+        return {"oops": error.code, "hash": logging_hash}
+
+    def response_headers(self, request: Any, response: Any) -> dict[str, str]:
+        return {"X-Teapot": "short and stout"}
+
+
+class NotAProfile:
+    pass
+
+
+def test_builtin_profiles() -> None:
+    assert sorted(BUILTIN) == [
+        "cloudapi",
+        "counterbalance",
+        "green_stack",
+        "numeric",
+        "problem_details",
+        "reason_phrase",
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_select_by_name(settings: Any, name: str) -> None:
+    use_profile(settings, name)
+    assert type(get_profile()) is BUILTIN[name]
+
+
+@pytest.mark.django_db
+def test_select_your_own_by_dotted_path(settings: Any) -> None:
+    use_profile(settings, "tests.test_profiles.TeapotProfile")
+    response = call("wsgi", "GET", "/plain/raise/unhandled/")
+    body = json.loads(response.content)
+    assert body["oops"] == "InternalError"
+    assert HASH.match(body["hash"])
+    assert response["X-Teapot-Hash"] == body["hash"]
+    assert response["X-Teapot"] == "short and stout"
+    assert call("wsgi", "GET", "/drf/success/")["X-Teapot"] == "short and stout"
+
+
+@pytest.mark.parametrize(
+    "value", ["tests.test_profiles.NotAProfile", "tests.nowhere.Profile", "no-dots"]
+)
+def test_unusable_profile_falls_back_and_is_reported(settings: Any, value: str) -> None:
+    use_profile(settings, value)
+    assert type(get_profile()) is CounterbalanceProfile
+    with pytest.raises(Exception, match=r"counterbalance_errors\.E003"):
+        call_command("check", fail_level="ERROR")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+@pytest.mark.parametrize("url", SUCCESS_URLS)
+@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
+def test_success_responses_are_never_rewritten(
+    settings: Any, name: str, url: str, transport: str
+) -> None:
+    use_profile(settings, "counterbalance")
+    reference = call(transport, "GET", url)
+    use_profile(settings, name, API_VERSION="1.0")
+    response = call(transport, "GET", url)
+    assert response.status_code == reference.status_code
+    assert response.content == reference.content
+    assert response.get("Content-Type") == reference.get("Content-Type")
+    assert response.get("Location") == reference.get("Location")
+
+
+@pytest.mark.parametrize(
+    ("key", "header", "profile"),
+    [
+        ("COMPUTE_NODE", "X-Counterbalance-Compute-Node", "counterbalance"),
+        ("COMPUTE_NODE", "X-Green-Stack-Compute-Node", "green_stack"),
+        ("GATEWAY_NODE", "X-Green-Stack-Gateway-Node", "green_stack"),
+        ("REALM", "X-Green-Stack-Realm", "green_stack"),
+        ("API_VERSION", "Api-Version", "cloudapi"),
+    ],
+)
+def test_configured_header_values_are_made_safe(
+    settings: Any, key: str, header: str, profile: str
+) -> None:
+    use_profile(settings, profile, **{key: "nöde-1\r\nSet-Cookie: a=b\x00"})
+    response = call("wsgi", "GET", "/drf/success/")
+    assert response[header] == "nde-1Set-Cookie: a=b"
+    assert not response.has_header("Set-Cookie")
+
+
+@pytest.mark.parametrize(
+    ("incoming", "reused"),
+    [
+        ("abc", True),
+        ("0f8fad5b-d9cb-469f-a165-70867728950e", True),
+        ("gw:1.2_3", True),
+        ("x" * 128, True),
+        ("x" * 129, False),
+        ("-starts-with-dash", False),
+        ("has space", False),
+        ("new\r\nline", False),
+        ("ünïcode", False),
+        ("semi;colon", False),
+        ("", False),
+    ],
+)
+def test_incoming_request_id_reused_only_when_safe(incoming: str, reused: bool) -> None:
+    request = RequestFactory().get("/", HTTP_X_REQUEST_ID=incoming)
+    value = request_id(request)
+    assert (value == incoming) is reused
+    assert request_id(request) == value  # one id per request
+    assert header_value(value) == value
+
+
+def test_helpers_without_a_request() -> None:
+    assert request_id(None) != request_id(None)
+    assert response_time_ms(None) == 0
+    assert response_time_ms(RequestFactory().get("/")) == 0
+
+
+def test_error_answered_outside_a_request_has_a_cloudapi_request_id(settings: Any) -> None:
+    use_profile(settings, "cloudapi")
+    response = responses.error_response(None, catalog.make("BadRequest"))
+    assert HASH.match(response["Request-Id"])
+    assert response["X-Request-Id"] == response["Request-Id"]
+    assert response["Response-Time"] == "0"
+
+
+@pytest.mark.parametrize("name", ["counterbalance", "green_stack", "reason_phrase"])
+def test_strict_off_uses_canonical_statuses(settings: Any, name: str) -> None:
+    use_profile(settings, name, STRICT_STATUSES=False)
+    expected = {
+        "/drf/raise/throttled/": 429,
+        "/drf/raise/method-not-allowed/": 405,
+        "/drf/raise/drf-validation/": 400,
+        "/nowhere/": 404,
+    }
+    for url, status in expected.items():
+        assert call("wsgi", "GET", url).status_code == status
+
+
+def test_base_profile_defaults() -> None:
+    profile = Profile()
+    error = catalog.make("ResourceNotFound")
+    rendered = profile.render(error, None)
+    assert (rendered.status, rendered.reason) == (404, None)
+    assert json.loads(rendered.content) == {
+        "error": {"code": "ResourceNotFound", "message": "The requested resource was not found."}
+    }
+    assert profile.header_docs() == {}
+    assert profile.error_header_docs() == {}
+    assert profile.body_schema() is not None
