@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django_ratelimit import ALL
+from django_ratelimit import ALL, UNSAFE
 from django_ratelimit.core import get_usage
 
 from counterbalance_errors.exceptions import RateLimited
@@ -64,6 +64,11 @@ def ratelimit(
         return _wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+# As on django_ratelimit.decorators.ratelimit: ``@ratelimit(method=ratelimit.UNSAFE)``.
+ratelimit.ALL = ALL  # type: ignore[attr-defined]
+ratelimit.UNSAFE = UNSAFE  # type: ignore[attr-defined]
 
 
 def _usage(
