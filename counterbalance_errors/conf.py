@@ -15,6 +15,8 @@ from typing import Any
 
 from django.conf import settings
 
+from counterbalance_errors.scrubbing import DEFAULT_STORED_HEADERS
+
 SETTING_NAME = "COUNTERBALANCE_ERRORS"
 
 
@@ -48,6 +50,16 @@ def _is_opt_budget(value: Any) -> bool:
     )
 
 
+def _is_int(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_str_collection(value: Any) -> bool:
+    return isinstance(value, (list, tuple, set, frozenset)) and all(
+        isinstance(v, str) for v in value
+    )
+
+
 #: Every key, its default, and the check its value must pass. Docs: ``docs/settings.md``.
 DEFAULTS: dict[str, Any] = {
     # A built-in profile name or the dotted path of a Profile subclass (docs/profiles.md).
@@ -64,6 +76,24 @@ DEFAULTS: dict[str, Any] = {
     "REALM": None,
     # Seconds an async view may take under ASGI; None: the profile's default, 0: no budget.
     "TIME_BUDGET": None,
+    # Logged errors (docs/logged-errors.md).
+    # Alias of a second connection to ErrorLog's database, used when its own connection is
+    # inside a transaction at storing time (never SQLite).
+    "ISOLATED_DATABASE": None,
+    # Largest JSON or form body stored, in bytes; 0 stores no body.
+    "MAX_BODY_BYTES": 10_000,
+    # Extra key substrings to scrub, on top of the built-in terms.
+    "SCRUB_KEYS": (),
+    # Request headers whose values are stored; other headers are stored by name only.
+    "STORED_HEADERS": DEFAULT_STORED_HEADERS,
+    # Store the (scrubbed) local variables of in-app frames of 5xx errors.
+    "CAPTURE_LOCALS": False,
+    # Full records kept per fingerprint per FLOOD_WINDOW seconds (None: no limit); past it,
+    # occurrences are only counted.
+    "FLOOD_LIMIT": 100,
+    "FLOOD_WINDOW": 60,
+    # Default age, in days, of the entries errorlog_purge deletes.
+    "RETENTION_DAYS": 30,
 }
 
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -75,6 +105,14 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "GATEWAY_NODE": (_is_opt_str, "a string or None"),
     "REALM": (_is_opt_str, "a string or None"),
     "TIME_BUDGET": (_is_opt_budget, "a number of seconds (0: none) or None"),
+    "ISOLATED_DATABASE": (_is_opt_str, "a database alias or None"),
+    "MAX_BODY_BYTES": (lambda v: _is_int(v, 0), "an int >= 0"),
+    "SCRUB_KEYS": (_is_str_collection, "a list of strings"),
+    "STORED_HEADERS": (_is_str_collection, "a list of header names"),
+    "CAPTURE_LOCALS": (_is_bool, "a bool"),
+    "FLOOD_LIMIT": (lambda v: v is None or _is_int(v, 1), "an int >= 1 or None"),
+    "FLOOD_WINDOW": (lambda v: _is_int(v, 1), "an int >= 1 (seconds)"),
+    "RETENTION_DAYS": (lambda v: _is_int(v, 1), "an int >= 1 (days)"),
 }
 
 

@@ -1,0 +1,202 @@
+"""Secret removal: what may be stored of a request, an exception message, a data structure.
+
+Pure logic: nothing here reads settings, a request or the database; :mod:`recording` passes
+in what it needs. Keys are normalised first (lower case, ``-`` → ``_``, no ``HTTP_`` prefix),
+then matched by substring against the terms below, so ``X-Auth-Token``, ``HTTP_X_API_KEY``,
+``user_password`` and ``nested.password`` are all caught. A sensitive key hides its whole
+value, however deep; every remaining string goes through :func:`scrub_text`, which hides
+``key=value`` pairs, credentials in URLs and ``Authorization`` schemes inside free text.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+#: What replaces a hidden value.
+FILTERED = "[Filtered]"
+
+#: Substrings of a normalised key that make it sensitive. The union of Django's
+#: ``SafeExceptionReporterFilter.hidden_settings``, Sentry's ``DEFAULT_DENYLIST`` and
+#: ``DEFAULT_PII_DENYLIST`` (normalised), and the headers Sentry masks without PII.
+DEFAULT_TERMS: tuple[str, ...] = (
+    # Django: API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE (and SESSION_COOKIE_NAME)
+    "api",
+    "auth",
+    "token",
+    "key",
+    "secret",
+    "pass",
+    "signature",
+    "cookie",
+    # Sentry DEFAULT_DENYLIST, beyond what the terms above already cover
+    "passwd",
+    "pwd",
+    "credential",
+    "private",
+    "session",
+    "sessid",
+    "csrf",
+    "xsrf",
+    "connect.sid",
+    "symfony",
+    # PII: Sentry DEFAULT_PII_DENYLIST and the client-address headers
+    "forwarded",
+    "real_ip",
+    "ip_address",
+    "remote_addr",
+    "client_ip",
+)
+
+#: Request headers whose values are worth keeping; of the others only the name is stored.
+DEFAULT_STORED_HEADERS: tuple[str, ...] = (
+    "Accept",
+    "Accept-Encoding",
+    "Accept-Language",
+    "Content-Length",
+    "Content-Type",
+    "Host",
+    "Origin",
+    "Referer",
+    "User-Agent",
+    "X-Forwarded-Proto",
+    "X-Request-Id",
+)
+
+#: Deepest nesting kept in stored data; deeper values are replaced.
+MAX_DEPTH = 16
+#: Most items kept per list or dict.
+MAX_ITEMS = 200
+#: Longest string kept in stored data (the rest is cut).
+MAX_STRING = 2000
+TRUNCATED = "[Truncated]"
+
+
+def normalise_key(key: object) -> str:
+    """``X-Auth-Token`` → ``x_auth_token``; ``HTTP_COOKIE`` → ``cookie``."""
+    normalised = str(key).strip().lower().replace("-", "_")
+    return normalised.removeprefix("http_")
+
+
+@functools.lru_cache(maxsize=16)
+def _key_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = sorted({normalise_key(term) for term in terms if str(term).strip()}, key=len)
+    return re.compile("|".join(re.escape(term) for term in reversed(alternatives)))
+
+
+# key=value, key: value, "key": "value" in free text. The key starts where a token starts
+# (the lookbehind keeps matching linear on long tokens); whether it is sensitive is decided
+# like a data key's.
+_PAIR = re.compile(
+    r"(?<![\w.\-\"'])(?P<key>[\"']?(?P<name>[\w.\-]+)[\"']?)"
+    r"(?P<sep>\s*[:=]\s*)"
+    r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s&,;\"'}\])]+)"
+)
+_SCHEME = re.compile(r"\b(Bearer|Basic|Digest|Token|ApiKey|Negotiate)\s+[\w\-.~+/]+=*", re.I)
+_URL_CREDENTIALS = re.compile(r"(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]*@", re.I)
+# PostgreSQL's and MariaDB's constraint details: Key (email)=(someone@example.com).
+_KEY_DETAIL = re.compile(r"\(([^()]*)\)=\(([^()]*)\)")
+_DUPLICATE_ENTRY = re.compile(r"(Duplicate entry\s+)'[^']*'", re.I)
+
+
+class Scrubber:
+    """Hides sensitive values; built once per record with the effective extra terms."""
+
+    def __init__(self, extra_terms: Iterable[str] = ()) -> None:
+        self.terms = tuple(DEFAULT_TERMS) + tuple(str(t) for t in extra_terms)
+        self._keys = _key_pattern(self.terms)
+
+    def is_sensitive(self, key: object) -> bool:
+        return self._keys.search(normalise_key(key)) is not None
+
+    def scrub_text(self, text: str, limit: int | None = MAX_STRING) -> str:
+        """Hide secrets inside free text (an exception message, a header value, a URL)."""
+        if limit is not None and len(text) > limit:
+            text = text[:limit] + TRUNCATED
+        text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{FILTERED}@", text)
+        text = _SCHEME.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
+        text = _KEY_DETAIL.sub(lambda m: f"({m.group(1)})=({FILTERED})", text)
+        text = _DUPLICATE_ENTRY.sub(lambda m: f"{m.group(1)}'{FILTERED}'", text)
+        return _PAIR.sub(self._hide_pair, text)
+
+    def _hide_pair(self, match: re.Match[str]) -> str:
+        if not self.is_sensitive(match.group("name")):
+            return match.group(0)
+        return f"{match.group('key')}{match.group('sep')}{FILTERED}"
+
+    def scrub(self, data: Any) -> Any:
+        """A JSON-safe copy of ``data`` with every sensitive key's value hidden, recursively.
+
+        Bounded: at most :data:`MAX_DEPTH` levels, :data:`MAX_ITEMS` items per container and
+        :data:`MAX_STRING` characters per string are kept; anything else becomes a marker.
+        Iterative, so hostile nesting cannot exhaust the stack.
+        """
+        root: list[Any] = [None]
+        # (source, parent container, key in the parent, depth)
+        stack: list[tuple[Any, Any, Any, int]] = [(data, root, 0, 0)]
+        while stack:
+            value, parent, slot, depth = stack.pop()
+            if isinstance(value, Mapping):
+                if depth >= MAX_DEPTH:
+                    parent[slot] = TRUNCATED
+                    continue
+                copy: dict[str, Any] = {}
+                parent[slot] = copy
+                for index, (key, item) in enumerate(value.items()):
+                    name = str(key)[:200]
+                    if index >= MAX_ITEMS:
+                        copy[TRUNCATED] = f"{len(value) - MAX_ITEMS} more"
+                        break
+                    if self.is_sensitive(name):
+                        copy[name] = FILTERED
+                    else:
+                        copy[name] = None
+                        stack.append((item, copy, name, depth + 1))
+            elif isinstance(value, (list, tuple, set, frozenset)):
+                if depth >= MAX_DEPTH:
+                    parent[slot] = TRUNCATED
+                    continue
+                items = list(value)
+                kept: list[Any] = [None] * min(len(items), MAX_ITEMS)
+                parent[slot] = kept
+                if len(items) > MAX_ITEMS:
+                    kept.append(f"{TRUNCATED} {len(items) - MAX_ITEMS} more")
+                for index, item in enumerate(items[:MAX_ITEMS]):
+                    stack.append((item, kept, index, depth + 1))
+            elif value is None or isinstance(value, (bool, int, float)):
+                parent[slot] = value
+            else:
+                parent[slot] = self.scrub_text(str(value))
+        return root[0]
+
+    def scrub_pairs(self, pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+        """A query string or form as ``{key: value or [values]}``, sensitive keys hidden."""
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if len(result) >= MAX_ITEMS and key not in result:
+                result[TRUNCATED] = True
+                break
+            cleaned = FILTERED if self.is_sensitive(key) else self.scrub(value)
+            if key not in result:
+                result[key] = cleaned
+            elif isinstance(result[key], list):
+                result[key].append(cleaned)
+            else:
+                result[key] = [result[key], cleaned]
+        return result
+
+    def scrub_headers(
+        self, headers: Mapping[str, str], stored: Iterable[str] = DEFAULT_STORED_HEADERS
+    ) -> dict[str, str]:
+        """Header values of the allow-list (scrubbed as text); other headers by name only."""
+        allowed = {normalise_key(name) for name in stored}
+        result: dict[str, str] = {}
+        for name, value in list(headers.items())[:MAX_ITEMS]:
+            key = normalise_key(name)
+            if key in allowed and not self.is_sensitive(key):
+                result[name] = self.scrub_text(str(value), 1000)
+            else:
+                result[name] = FILTERED
+        return result
