@@ -6,7 +6,9 @@ here, so the logging_hash, the body, the headers and the request state always ag
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,12 +16,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 
 from counterbalance_errors import conf
 from counterbalance_errors.catalog import ApiError
-from counterbalance_errors.profiles import Profile, Rendered, get_profile
+from counterbalance_errors.profiles import CounterbalanceProfile, Profile, Rendered, get_profile
+
+logger = logging.getLogger("counterbalance_errors")
 
 #: Attribute on the request holding the :class:`ErrorState` of its error, if any.
 STATE_ATTR = "counterbalance_error"
 #: Attribute on a response that is already an envelope (never rewritten again).
 ENVELOPE_ATTR = "counterbalance_envelope"
+#: Attribute on a request that went through ErrorEnvelopeMiddleware.
+SEEN_ATTR = "counterbalance_seen"
 
 # Headers that describe the old body and would corrupt the new one.
 _BODY_HEADERS = ("Content-Encoding", "Content-MD5", "ETag", "Content-Disposition", "Content-Range")
@@ -71,10 +77,30 @@ def attach(request: Any, error: ApiError) -> ErrorState:
 
 
 def render(request: Any, error: ApiError) -> tuple[Profile, Rendered]:
+    """Render ``error`` with the active profile, or the default one if that profile fails.
+
+    A user's profile that raises must not turn an error into a crash of the error handling.
+    """
     state = attach(request, error)
     profile = get_profile()
     http_request = django_request(request) if request is not None else None
-    return profile, profile.render(error, state.logging_hash, http_request)
+    try:
+        return profile, profile.render(error, state.logging_hash, http_request)
+    except Exception:
+        logger.exception("Profile %r could not render %s", type(profile).__name__, error.code)
+    fallback = CounterbalanceProfile()
+    return fallback, fallback.render(error, state.logging_hash, http_request)
+
+
+def add_response_headers(profile: Profile, request: Any, response: HttpResponseBase) -> None:
+    """Add the headers ``profile`` puts on every response; a failing profile adds none."""
+    try:
+        headers = profile.response_headers(django_request(request), response)
+    except Exception:
+        logger.exception("Profile %r could not give its response headers", type(profile).__name__)
+        return
+    for name, value in headers.items():
+        response[name] = value
 
 
 def error_response(request: Any, error: ApiError) -> HttpResponse:
@@ -84,8 +110,7 @@ def error_response(request: Any, error: ApiError) -> HttpResponse:
     apply(response, rendered)
     if rendered.content_type is None:
         del response["Content-Type"]
-    for name, value in profile.response_headers(django_request(request), response).items():
-        response[name] = value
+    add_response_headers(profile, request, response)
     return response
 
 
@@ -100,7 +125,11 @@ def rewrite(request: Any, response: HttpResponseBase, error: ApiError) -> None:
         if response.has_header(name):
             del response[name]
     if isinstance(response, StreamingHttpResponse):
-        response.streaming_content = [rendered.content]
+        # Keep the response async when it was: Django warns when an ASGI server has to
+        # consume a synchronous iterator.
+        response.streaming_content = (
+            _async_body(rendered.content) if response.is_async else [rendered.content]
+        )
         if response.has_header("Content-Length"):
             del response["Content-Length"]
     elif isinstance(response, HttpResponse):
@@ -114,6 +143,10 @@ def rewrite(request: Any, response: HttpResponseBase, error: ApiError) -> None:
         response["Content-Type"] = rendered.content_type
     response.status_code = rendered.status
     apply(response, rendered)
+
+
+async def _async_body(content: bytes) -> AsyncIterator[bytes]:
+    yield content
 
 
 def apply(response: HttpResponseBase, rendered: Rendered) -> None:

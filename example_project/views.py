@@ -12,6 +12,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 from rest_framework import exceptions as drf
 from rest_framework import serializers, viewsets
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -61,6 +62,8 @@ class VersionedProducts(APIView):
 
 
 class MeView(APIView):
+    # Basic first: it offers a WWW-Authenticate challenge, so the 401 carries one.
+    authentication_classes = [BasicAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
 
     def get(self, request: Request) -> Response:

@@ -40,12 +40,5 @@ def test_errors_md_has_examples() -> None:
 def test_errors_md_example(example: Example, settings: Any) -> None:
     settings.ROOT_URLCONF = "example_project.urls"
     settings.COUNTERBALANCE_ERRORS = {"COMPUTE_NODE": "demo-node-1"}
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_AUTHENTICATION_CLASSES": [
-            "rest_framework.authentication.BasicAuthentication",
-            "rest_framework.authentication.SessionAuthentication",
-        ],
-    }
     cache.clear()
     check(example, Client(raise_request_exception=False))
