@@ -14,21 +14,29 @@ It never raises: if its own work fails, the response passes through unchanged.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.core.exceptions import (
+    BadRequest,
     DisallowedHost,
+    PermissionDenied,
     RequestDataTooBig,
     SuspiciousOperation,
     TooManyFieldsSent,
     TooManyFilesSent,
 )
 from django.core.signals import got_request_exception
-from django.http import HttpRequest, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponseBase
+from django.http.multipartparser import MultiPartParserError
+from django.urls import resolve
+from django.utils.log import log_response
+from django.views.debug import ExceptionReporter, get_exception_reporter_class
 
 from counterbalance_errors import budget, catalog, responses
 from counterbalance_errors.profiles import get_profile
@@ -55,17 +63,52 @@ class ErrorEnvelopeMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        _mark_seen(request)
-        budget.start(request)
-        response = self.get_response(request)
+        self.start(request)
+        try:
+            response = self.get_response(request)
+        except Exception as exc:
+            response = self.escaped(request, exc)
         return self.finish(request, response)  # type: ignore[arg-type]
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        self.start(request)
+        try:
+            # The time budget can only be enforced here (docs/profiles.md, "Time budgets").
+            response = await budget.within_budget(self.get_response, request)  # type: ignore[arg-type]
+        except Exception as exc:
+            response = self.escaped(request, exc)
+        return self.finish(request, response)
+
+    def start(self, request: HttpRequest) -> None:
         _mark_seen(request)
         budget.start(request)
-        # The time budget can only be enforced here (docs/profiles.md, "Time budgets").
-        response = await budget.within_budget(self.get_response, request)  # type: ignore[arg-type]
-        return self.finish(request, response)
+        if settings.DEBUG:
+            _remember_in_technical_pages(request)
+
+    def escaped(self, request: HttpRequest, exc: Exception) -> HttpResponseBase:
+        """Answer an exception that escaped Django's own error handling below us.
+
+        Every layer converts exceptions to responses, so one only gets here when that
+        conversion failed itself: e.g. under DEBUG, the technical 500 page reads
+        ``request.GET`` again and raises ``TooManyFieldsSent`` (J8). The request's own error,
+        when one was remembered, is the one the client is told about and Django's log gets.
+        """
+        try:
+            state = responses.get_state(request)
+            error = state.error if state is not None else catalog.from_exception(exc)
+            response = responses.error_response(request, error)
+            log_response(
+                "%s: %s",
+                response.reason_phrase,
+                request.path,
+                response=response,
+                request=request,
+                exception=error.exception or exc,
+            )
+        except Exception:
+            logger.exception("counterbalance_errors could not answer %r", exc)
+            raise exc from None
+        return response
 
     def finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         """Envelope an error response that is not one yet, add the profile's headers."""
@@ -93,21 +136,43 @@ class ErrorEnvelopeMiddleware:
 
 
 def _mark_seen(request: HttpRequest) -> None:
-    """Tell ErrorEnvelopeASGI that this request reached the middleware chain."""
+    """Tell ErrorEnvelopeASGI and the URLconf handlers that the middleware saw this request."""
+    setattr(request, responses.SEEN_ATTR, True)
     scope = getattr(request, "scope", None)
     if scope is not None:
         scope[SEEN_KEY] = True
 
 
+@functools.lru_cache(maxsize=8)
+def _remembering_reporter(base: type[ExceptionReporter]) -> type[ExceptionReporter]:
+    class RememberingReporter(base):  # type: ignore[valid-type,misc]
+        """Remembers the exception a DEBUG technical page shows as the request's error."""
+
+        def __init__(self, request: HttpRequest | None, *args: Any, **kwargs: Any) -> None:
+            super().__init__(request, *args, **kwargs)
+            if request is not None and isinstance(self.exc_value, Exception):
+                remember(request, self.exc_value)
+
+    return RememberingReporter
+
+
+def _remember_in_technical_pages(request: HttpRequest) -> None:
+    """Under DEBUG, Django answers a 4xx exception raised outside a view (another middleware,
+    ``process_view``) with its technical page and calls no hook but the exception reporter;
+    ``request.exception_reporter_class`` is the documented per-request way to provide one.
+    """
+    request.exception_reporter_class = _remembering_reporter(get_exception_reporter_class(request))
+
+
 def error_for_response(request: HttpRequest, response: HttpResponseBase) -> catalog.ApiError:
     """The canonical error behind an error response that is not an envelope yet."""
     state = responses.get_state(request)
-    if state is not None and (
-        state.error.status == response.status_code
-        or (response.status_code == 500 and state.error.is_server_error)
+    if state is not None and response.status_code in (
+        state.error.status,
+        django_status(state.error.exception),
     ):
-        # The error remembered from the exception (e.g. the got_request_exception receiver
-        # under DEBUG, where Django's technical page answered instead of handler500).
+        # The error remembered from the exception (the got_request_exception receiver, or the
+        # DEBUG exception reporter) that Django answered with its own page.
         return state.error
     headers = {}
     if response.has_header("Allow"):
@@ -115,12 +180,36 @@ def error_for_response(request: HttpRequest, response: HttpResponseBase) -> cata
     if response.has_header("WWW-Authenticate"):
         headers["WWW-Authenticate"] = response["WWW-Authenticate"]
     status = response.status_code
-    if status == 404 and getattr(request, "resolver_match", None) is None:
+    if status == 404 and not _endpoint_exists(request):
         return catalog.make("EndpointNotFound", headers=headers)
     if status == 400 and _host_is_disallowed(request):
         # Under DEBUG, Django's technical page answers DisallowedHost without handler400.
         return catalog.make("InvalidHeader")
     return catalog.from_status(status, headers=headers)
+
+
+def django_status(exc: BaseException | None) -> int | None:
+    """The status Django's own ``response_for_exception`` answers ``exc`` with."""
+    if exc is None:
+        return None
+    if isinstance(exc, Http404):
+        return 404
+    if isinstance(exc, PermissionDenied):
+        return 403
+    if isinstance(exc, (SuspiciousOperation, BadRequest, MultiPartParserError)):
+        return 400
+    return 500
+
+
+def _endpoint_exists(request: HttpRequest) -> bool:
+    """Whether a URL pattern matches the path (a 404 from elsewhere is not a missing endpoint)."""
+    if getattr(request, "resolver_match", None) is not None:
+        return True
+    try:
+        resolve(request.path_info, getattr(request, "urlconf", None))
+    except Http404:
+        return False
+    return True
 
 
 def _host_is_disallowed(request: HttpRequest) -> bool:
@@ -150,8 +239,12 @@ def remember_uncaught_exception(sender: Any, request: HttpRequest | None = None,
     and the stored row all see the same error and hash, with ``DEBUG`` on or off.
     """
     exc = sys.exc_info()[1]
-    if request is None or exc is None:
-        return
+    if request is not None and isinstance(exc, Exception):
+        remember(request, exc)
+
+
+def remember(request: HttpRequest, exc: Exception) -> None:
+    """Attach the error of ``exc`` (and its hash) to ``request``; never raises."""
     try:
         responses.attach(request, catalog.from_exception(exc))
     except Exception:

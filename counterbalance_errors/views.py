@@ -16,54 +16,82 @@ other middleware, CSRF rejections. Django requires them to be plain functions re
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.urls import Resolver404
-from django.views.decorators.csrf import requires_csrf_token
 
 from counterbalance_errors import catalog, responses
 
+logger = logging.getLogger("counterbalance_errors")
+
+# Unlike Django's own handlers these are not decorated with ``requires_csrf_token``: it runs
+# CsrfViewMiddleware.process_view again, which re-reads request.POST and raises the very
+# BadRequest/RequestDataTooBig being answered (the handler would fail, then handler500 too).
+
 
 def _answer(request: HttpRequest, exception: BaseException | None, fallback: str) -> HttpResponse:
-    error = catalog.from_exception(exception) if exception is not None else catalog.make(fallback)
-    return responses.error_response(request, error)
+    try:
+        if exception is not None:
+            error = catalog.from_exception(exception)
+        else:
+            error = catalog.make(fallback)
+        return responses.error_response(request, error)
+    except Exception:
+        logger.exception("counterbalance_errors could not answer %s", fallback)
+        return _last_resort(fallback)
 
 
-@requires_csrf_token
+def _last_resort(code: str) -> HttpResponse:
+    """A minimal envelope that depends on nothing that could have failed."""
+    entry = catalog.CATALOG[code]
+    body = {"error": {"code": code, "message": str(entry.message)}}
+    return HttpResponse(json.dumps(body), status=entry.status, content_type="application/json")
+
+
 def bad_request(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
     """handler400: ``DisallowedHost`` → ``InvalidHeader``, ``RequestDataTooBig`` → 413, …"""
     return _answer(request, exception, "BadRequest")
 
 
-@requires_csrf_token
-def permission_denied(
-    request: HttpRequest, exception: BaseException | None = None
-) -> HttpResponse:
+def permission_denied(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
     """handler403: django-ratelimit's ``Ratelimited`` → ``RequestThrottled``."""
     return _answer(request, exception, "NotAuthorized")
 
 
-@requires_csrf_token
 def page_not_found(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
     """handler404: a URL that matches nothing → ``EndpointNotFound``."""
     if exception is None or isinstance(exception, Resolver404):
+        if getattr(request, responses.SEEN_ATTR, False):
+            # A bare 404 for now: middleware below ErrorEnvelopeMiddleware that act on 404s
+            # (APPEND_SLASH, contrib.redirects, flatpages) must see one, not the profile's
+            # status (400 for counterbalance). ErrorEnvelopeMiddleware envelopes what is left.
+            return HttpResponseNotFound()
         return _answer(request, None, "EndpointNotFound")
     return _answer(request, exception, "ResourceNotFound")
 
 
-@requires_csrf_token
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: the error remembered for this request, else the exception being handled."""
     state = responses.get_state(request)
     if state is not None and state.error.is_server_error:
-        return responses.error_response(request, state.error)
+        try:
+            return responses.error_response(request, state.error)
+        except Exception:
+            logger.exception("counterbalance_errors could not answer %s", state.error.code)
+            return _last_resort("InternalError")
     return _answer(request, sys.exc_info()[1], "InternalError")
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """``CSRF_FAILURE_VIEW``: 403 ``CsrfFailed``, Django's reason in the message."""
-    message = catalog.CATALOG["CsrfFailed"].message
-    if reason:
-        message = catalog.truncate(f"{message} {reason}", 200)
-    return responses.error_response(request, catalog.make("CsrfFailed", message))
+    try:
+        message = catalog.CATALOG["CsrfFailed"].message
+        if reason:
+            message = catalog.truncate(f"{message} {reason}", 200)
+        return responses.error_response(request, catalog.make("CsrfFailed", message))
+    except Exception:
+        logger.exception("counterbalance_errors could not answer CsrfFailed")
+        return _last_resort("CsrfFailed")

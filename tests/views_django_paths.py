@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 from django.core.exceptions import SuspiciousOperation
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -67,6 +67,7 @@ def get_widget(request: HttpRequest) -> HttpResponse:
 
 def unreachable_database(request: HttpRequest) -> HttpResponse:
     """Open a real connection, same backend, to a server (or file) that is not there."""
+    connection = connections[DEFAULT_DB_ALIAS]
     settings_dict = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": "1"}
     if connection.vendor == "sqlite":
         settings_dict["NAME"] = "/nonexistent-counterbalance-dir/db.sqlite3"

@@ -1,0 +1,38 @@
+"""Profiles that fail in one method each: the envelope must survive them (J20)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponseBase
+
+from counterbalance_errors.catalog import ApiError
+from counterbalance_errors.profiles import CounterbalanceProfile
+
+
+class ProfileFailure(RuntimeError):
+    pass
+
+
+class Broken_body(CounterbalanceProfile):
+    def body(self, error: ApiError, status: int, logging_hash: str | None) -> Any:
+        raise ProfileFailure("body")
+
+
+class Broken_response_headers(CounterbalanceProfile):
+    def response_headers(
+        self, request: HttpRequest | None, response: HttpResponseBase
+    ) -> dict[str, str]:
+        raise ProfileFailure("response_headers")
+
+
+class Broken_error_headers(CounterbalanceProfile):
+    def error_headers(
+        self, error: ApiError, status: int, logging_hash: str | None
+    ) -> dict[str, str]:
+        raise ProfileFailure("error_headers")
+
+
+class Broken_status(CounterbalanceProfile):
+    def status(self, error: ApiError) -> int:
+        raise ProfileFailure("status")
