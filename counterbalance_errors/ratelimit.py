@@ -54,16 +54,26 @@ def ratelimit(
                 await sync_to_async(check)(request)
                 return await fn(request, *args, **kwargs)
 
-            return _async_wrapped  # type: ignore[return-value]
+            return _documented(_async_wrapped, block)  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def _wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
             check(request)
             return fn(request, *args, **kwargs)
 
-        return _wrapped  # type: ignore[return-value]
+        return _documented(_wrapped, block)  # type: ignore[return-value]
 
     return decorator
+
+
+def _documented(wrapper: Callable[..., Any], block: bool) -> Callable[..., Any]:
+    """Let ``counterbalance_errors.openapi`` document ``RequestThrottled`` for the view.
+
+    The attribute survives ``method_decorator``, which copies the wrapper's ``__dict__``.
+    """
+    if block:
+        wrapper.counterbalance_error_codes = ("RequestThrottled",)  # type: ignore[attr-defined]
+    return wrapper
 
 
 # As on django_ratelimit.decorators.ratelimit: ``@ratelimit(method=ratelimit.UNSAFE)``.
