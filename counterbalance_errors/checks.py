@@ -5,11 +5,12 @@ Ids are stable; ``docs/checks.md`` lists each with its fix.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import import_module
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
 from counterbalance_errors import conf
@@ -18,6 +19,8 @@ MIDDLEWARE = "counterbalance_errors.middleware.ErrorEnvelopeMiddleware"
 HANDLER = "counterbalance_errors.handlers.exception_handler"
 RENDERER = "counterbalance_errors.renderers.EnvelopeJSONRenderer"
 CSRF_VIEW = "counterbalance_errors.views.csrf_failure"
+RATELIMIT_MIDDLEWARE = "django_ratelimit.middleware.RatelimitMiddleware"
+RATELIMIT_VIEW = "counterbalance_errors.views.permission_denied"
 URL_HANDLERS = {
     "handler400": "counterbalance_errors.views.bad_request",
     "handler403": "counterbalance_errors.views.permission_denied",
@@ -53,7 +56,7 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
     raw = getattr(settings, conf.SETTING_NAME, None)
     if raw is None:
         return []
-    if not isinstance(raw, dict):
+    if not isinstance(raw, Mapping):
         return [
             Error(
                 f"{conf.SETTING_NAME} must be a dict, not {type(raw).__name__}.",
@@ -152,7 +155,7 @@ def check_rest_framework(**kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
-@register()
+@register(Tags.urls)
 def check_url_handlers(**kwargs: Any) -> list[CheckMessage]:
     try:
         urlconf = import_module(settings.ROOT_URLCONF)
@@ -178,7 +181,7 @@ def check_url_handlers(**kwargs: Any) -> list[CheckMessage]:
     ]
 
 
-@register()
+@register(Tags.security)
 def check_csrf_failure_view(**kwargs: Any) -> list[CheckMessage]:
     if _is(getattr(settings, "CSRF_FAILURE_VIEW", None), CSRF_VIEW):
         return []
@@ -191,7 +194,7 @@ def check_csrf_failure_view(**kwargs: Any) -> list[CheckMessage]:
     ]
 
 
-@register()
+@register(Tags.caches, deploy=True)
 def check_ratelimit_cache(**kwargs: Any) -> list[CheckMessage]:
     alias = getattr(settings, "RATELIMIT_USE_CACHE", "default")
     backend = (getattr(settings, "CACHES", None) or {}).get(alias, {}).get("BACKEND", "")
@@ -215,5 +218,24 @@ def check_propagate_exceptions(**kwargs: Any) -> list[CheckMessage]:
             "DEBUG_PROPAGATE_EXCEPTIONS is True: unhandled errors escape Django unenveloped.",
             hint="Set DEBUG_PROPAGATE_EXCEPTIONS = False.",
             id="counterbalance_errors.W008",
+        )
+    ]
+
+
+@register()
+def check_ratelimit_middleware(**kwargs: Any) -> list[CheckMessage]:
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if not any(_is(path, RATELIMIT_MIDDLEWARE) for path in middleware):
+        return []
+    if getattr(settings, "RATELIMIT_VIEW", None):
+        return []
+    # Its process_exception runs before ours and fails on the missing setting (error-paths R2).
+    return [
+        Warning(
+            f"{RATELIMIT_MIDDLEWARE} is in MIDDLEWARE but RATELIMIT_VIEW is not set: every "
+            "rate-limited request answers 500 InternalError.",
+            hint="Remove RatelimitMiddleware: counterbalance_errors answers Ratelimited with "
+            f'RequestThrottled without it. Or set RATELIMIT_VIEW = "{RATELIMIT_VIEW}".',
+            id="counterbalance_errors.W009",
         )
     ]

@@ -1,0 +1,304 @@
+"""One test per system check id: what triggers it, its hint, and that the fix silences it."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.checks import CheckMessage, Error, Warning, run_checks
+from django.core.management import call_command
+from rest_framework.renderers import JSONRenderer
+
+from counterbalance_errors import checks
+from counterbalance_errors.middleware import ErrorEnvelopeMiddleware
+from counterbalance_errors.renderers import EnvelopeJSONRenderer
+
+PREFIX = "counterbalance_errors."
+
+
+class ProjectMiddleware(ErrorEnvelopeMiddleware):
+    pass
+
+
+class ProjectRenderer(EnvelopeJSONRenderer):
+    pass
+
+
+def ours(deploy: bool = False) -> list[CheckMessage]:
+    """Every message of this app that ``manage.py check [--deploy]`` reports (silenced or not)."""
+    return [m for m in run_checks(include_deployment_checks=deploy) if m.id.startswith(PREFIX)]
+
+
+def only(check_id: str, deploy: bool = False) -> CheckMessage:
+    messages = [m for m in ours(deploy) if m.id == PREFIX + check_id]
+    assert len(messages) == 1, ours(deploy)
+    return messages[0]
+
+
+def test_the_test_settings_pass_check() -> None:
+    out = StringIO()
+
+    call_command("check", fail_level="WARNING", stdout=out, stderr=out)
+
+    assert "System check identified no issues" in out.getvalue()
+
+
+def test_the_test_settings_trigger_nothing_but_the_deploy_cache_warning() -> None:
+    assert ours() == []
+    # The suite rate-limits on LocMem; W007 is a deployment check (and silenced there).
+    assert [m.id for m in ours(deploy=True)] == [PREFIX + "W007"]
+
+
+# --- E001-E003: the COUNTERBALANCE_ERRORS dict ------------------------------------------------
+
+
+def test_e001_unknown_key(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"PROFLE": "counterbalance"}
+
+    message = only("E001")
+
+    assert isinstance(message, Error)
+    assert "'PROFLE'" in message.msg
+    assert message.hint is not None
+    assert "PROFILE" in message.hint
+
+
+def test_e002_wrong_type_of_a_value(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"STRICT_STATUSES": "yes", "LOGGED_STATUSES": [200]}
+
+    messages = [m for m in ours() if m.id == PREFIX + "E002"]
+
+    assert [m.msg.split("]")[0] for m in messages] == [
+        "COUNTERBALANCE_ERRORS['STRICT_STATUSES'",
+        "COUNTERBALANCE_ERRORS['LOGGED_STATUSES'",
+    ]
+    assert all(isinstance(m, Error) for m in messages)
+    assert messages[0].hint == "The default is used until this is fixed."
+
+
+def test_e002_setting_is_not_a_dict(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = ["PROFILE", "counterbalance"]
+
+    message = only("E002")
+
+    assert message.msg == "COUNTERBALANCE_ERRORS must be a dict, not list."
+    assert message.hint is not None
+    assert "docs/settings.md" in message.hint
+
+
+@pytest.mark.parametrize(
+    "profile", ["no_such_profile", "tests.nowhere.Profile", "tests.models.Widget"]
+)
+def test_e003_profile_cannot_be_used(settings: Any, profile: str) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"PROFILE": profile}
+
+    message = only("E003")
+
+    assert isinstance(message, Error)
+    assert repr(profile) in message.msg
+    assert message.hint is not None
+    assert "dotted path of a Profile subclass" in message.hint
+
+
+def test_e003_not_raised_for_a_dotted_profile_subclass(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {
+        "PROFILE": "counterbalance_errors.profiles.CounterbalanceProfile"
+    }
+
+    assert PREFIX + "E003" not in [m.id for m in ours()]
+
+
+# --- W001/W002: the middleware ------------------------------------------------------------------
+
+
+def test_w001_middleware_missing(settings: Any) -> None:
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "counterbalance" not in m]
+
+    message = only("W001")
+
+    assert isinstance(message, Warning)
+    assert message.hint is not None
+    assert "Add it first in MIDDLEWARE" in message.hint
+
+
+def test_w002_middleware_not_first(settings: Any) -> None:
+    [first, *rest] = settings.MIDDLEWARE
+    settings.MIDDLEWARE = [*rest, first]
+
+    message = only("W002")
+
+    assert message.hint is not None
+    assert "Move it first" in message.hint
+    assert PREFIX + "W001" not in [m.id for m in ours()]
+
+
+def test_w001_w002_accept_a_subclass(settings: Any) -> None:
+    settings.MIDDLEWARE = [f"{__name__}.ProjectMiddleware", *settings.MIDDLEWARE[1:]]
+
+    assert {PREFIX + "W001", PREFIX + "W002"}.isdisjoint(m.id for m in ours())
+
+
+# --- W003/W004: DRF settings ---------------------------------------------------------------
+
+
+def test_w003_drf_exception_handler_is_not_ours(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    }
+
+    message = only("W003")
+
+    assert message.hint is not None
+    assert "enveloped and rolled back" in message.hint
+
+
+def test_w003_when_the_handler_is_unset(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {
+        k: v for k, v in settings.REST_FRAMEWORK.items() if k != "EXCEPTION_HANDLER"
+    }
+
+    assert only("W003")
+
+
+@pytest.mark.parametrize(
+    "renderers",
+    [
+        ["rest_framework.renderers.JSONRenderer", checks.RENDERER],
+        [],
+        None,
+    ],
+    ids=["second", "empty", "unset"],
+)
+def test_w004_renderer_not_first(settings: Any, renderers: list[str] | None) -> None:
+    drf = {k: v for k, v in settings.REST_FRAMEWORK.items() if k != "DEFAULT_RENDERER_CLASSES"}
+    if renderers is not None:
+        drf["DEFAULT_RENDERER_CLASSES"] = renderers
+    settings.REST_FRAMEWORK = drf
+
+    message = only("W004")
+
+    assert message.hint is not None
+    assert "Put it first" in message.hint
+
+
+def test_w004_accepts_a_subclass_given_as_a_class(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_RENDERER_CLASSES": [ProjectRenderer, JSONRenderer],
+    }
+
+    assert PREFIX + "W004" not in [m.id for m in ours()]
+
+
+def test_w004_unimportable_renderer(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_RENDERER_CLASSES": ["no.such.Renderer"],
+    }
+
+    assert only("W004")
+
+
+# --- W005: the root URLconf handlers -------------------------------------------------------
+
+
+def test_w005_missing_url_handlers(settings: Any) -> None:
+    settings.ROOT_URLCONF = "tests.urls_partial_handlers"
+
+    message = only("W005")
+
+    assert "handler400, handler403, handler500" in message.msg
+    assert "handler404" not in message.msg
+    assert message.hint is not None
+    assert 'handler500 = "counterbalance_errors.views.server_error"' in message.hint
+    assert "handler404 =" not in message.hint
+
+
+def test_w005_silent_for_an_unimportable_urlconf(settings: Any) -> None:
+    # Django's own url checks report it; ours must not crash on it.
+    settings.ROOT_URLCONF = "tests.no_such_urls"
+
+    assert checks.check_url_handlers() == []
+
+
+# --- W006-W009 -------------------------------------------------------------------------------
+
+
+def test_w006_csrf_failure_view(settings: Any) -> None:
+    settings.CSRF_FAILURE_VIEW = "django.views.csrf.csrf_failure"
+
+    message = only("W006")
+
+    assert message.hint == (
+        'Set CSRF_FAILURE_VIEW = "counterbalance_errors.views.csrf_failure" so CSRF failures '
+        "answer CsrfFailed."
+    )
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.dummy.DummyCache",
+        "django.core.cache.backends.filebased.FileBasedCache",
+        "django.core.cache.backends.db.DatabaseCache",
+    ],
+)
+def test_w007_rate_limit_cache_not_shared(settings: Any, backend: str) -> None:
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "x"},
+        "limits": {"BACKEND": backend, "LOCATION": "/tmp/cb-w007"},
+    }
+    settings.RATELIMIT_USE_CACHE = "limits"
+
+    assert PREFIX + "W007" not in [m.id for m in ours()]  # a production concern only
+    message = only("W007", deploy=True)
+
+    assert "'limits'" in message.msg
+    assert message.hint is not None
+    assert "Redis or Memcached" in message.hint
+
+
+def test_w007_silent_for_a_shared_cache(settings: Any) -> None:
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "x"}
+    }
+
+    assert PREFIX + "W007" not in [m.id for m in ours(deploy=True)]
+
+
+def test_w008_debug_propagate_exceptions(settings: Any) -> None:
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = True
+
+    message = only("W008")
+
+    assert message.hint == "Set DEBUG_PROPAGATE_EXCEPTIONS = False."
+
+
+def test_w009_ratelimit_middleware_without_ratelimit_view(settings: Any) -> None:
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, checks.RATELIMIT_MIDDLEWARE]
+
+    message = only("W009")
+
+    assert "500 InternalError" in message.msg
+    assert message.hint is not None
+    assert 'RATELIMIT_VIEW = "counterbalance_errors.views.permission_denied"' in message.hint
+
+
+def test_w009_silent_with_a_ratelimit_view(settings: Any) -> None:
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, checks.RATELIMIT_MIDDLEWARE]
+    settings.RATELIMIT_VIEW = checks.RATELIMIT_VIEW
+
+    assert PREFIX + "W009" not in [m.id for m in ours()]
+
+
+def test_every_check_id_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "checks.md").read_text()
+    ids = ["E001", "E002", "E003", *(f"W00{i}" for i in range(1, 10))]
+
+    for check_id in ids:
+        assert f"`{PREFIX}{check_id}`" in doc, check_id
