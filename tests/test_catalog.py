@@ -401,6 +401,23 @@ def test_from_response_data_keeps_an_explicit_detail() -> None:
     assert (error.code, str(error.message)) == ("NotAuthorized", "Quota exhausted.")
 
 
+@pytest.mark.parametrize(
+    ("status", "data", "code"),
+    [
+        (400, {"detail": ["not", "a", "string"]}, "BadRequest"),
+        (409, {"name": ["taken"]}, "Conflict"),
+        (400, {}, "BadRequest"),
+        (400, None, "BadRequest"),
+        (422, ["Whole payload rejected."], "InvalidArgument"),
+    ],
+)
+def test_from_response_data_other_shapes(status: int, data: Any, code: str) -> None:
+    error = catalog.from_response_data(status, data)
+
+    assert (error.status, error.code) == (status, code)
+    assert str(error.message) == str(catalog.CATALOG[code].message)
+
+
 def test_from_response_data_never_echoes_5xx_data() -> None:
     error = catalog.from_response_data(500, {"detail": SECRET})
 

@@ -631,3 +631,18 @@ def test_without_atomic_requests_the_write_happened_before_the_error(client: Cli
     post_json(client, "/drf/widgets/", {"name": "written", "then": "django-permission"})
 
     assert Widget.objects.filter(name="written").exists()
+
+
+# --- the handler called directly (as other DRF tooling may) --------------------------------
+
+
+def test_handler_without_a_request_in_context() -> None:
+    from rest_framework import exceptions
+
+    from counterbalance_errors.handlers import exception_handler
+
+    response = exception_handler(exceptions.NotFound(), {})
+
+    assert response is not None
+    assert_error(response, "ResourceNotFound", status=404)
+    assert exception_handler(KeyError("x"), {}) is None
