@@ -1,0 +1,211 @@
+"""ErrorEnvelopeMiddleware called directly, with sync and async ``get_response``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, iscoroutinefunction
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.test import AsyncRequestFactory, RequestFactory, SimpleTestCase
+from django.views.debug import ExceptionReporter
+
+from counterbalance_errors import catalog, responses
+from counterbalance_errors.exceptions import ServiceUnavailable
+from counterbalance_errors.middleware import ErrorEnvelopeMiddleware
+from counterbalance_errors.testing import assert_error
+
+NODE = "X-Counterbalance-Compute-Node"
+
+
+def ok(request: HttpRequest) -> HttpResponseBase:
+    return JsonResponse({"ok": True})
+
+
+async def aok(request: HttpRequest) -> HttpResponseBase:
+    return JsonResponse({"ok": True})
+
+
+def not_found(request: HttpRequest) -> HttpResponseBase:
+    return HttpResponse("<h1>Not Found</h1>", status=404)
+
+
+async def anot_found(request: HttpRequest) -> HttpResponseBase:
+    return HttpResponse("<h1>Not Found</h1>", status=404)
+
+
+def boom(request: HttpRequest) -> HttpResponseBase:
+    raise KeyError("secret")
+
+
+async def aboom(request: HttpRequest) -> HttpResponseBase:
+    raise KeyError("secret")
+
+
+# --- sync and async modes ------------------------------------------------------------------
+
+
+def test_sync_get_response_gives_a_sync_middleware() -> None:
+    middleware = ErrorEnvelopeMiddleware(ok)
+    assert not iscoroutinefunction(middleware)
+    response = middleware(RequestFactory().get("/plain/success/"))
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"ok": True}
+    assert response[NODE]
+
+
+def test_async_get_response_gives_a_coroutine_function_middleware() -> None:
+    middleware = ErrorEnvelopeMiddleware(aok)
+    assert iscoroutinefunction(middleware)
+    response = async_to_sync(middleware)(AsyncRequestFactory().get("/async/success/"))
+    assert response.status_code == 200
+    assert response[NODE]
+
+
+@pytest.mark.parametrize(
+    ("path", "code"), [("/plain/success/", "ResourceNotFound"), ("/nope/", "EndpointNotFound")]
+)
+def test_sync_error_response_is_rewritten(path: str, code: str) -> None:
+    response = ErrorEnvelopeMiddleware(not_found)(RequestFactory().get(path))
+    assert_error(response, code)
+    assert response[NODE]
+
+
+@pytest.mark.parametrize(
+    ("path", "code"), [("/async/success/", "ResourceNotFound"), ("/nope/", "EndpointNotFound")]
+)
+def test_async_error_response_is_rewritten(path: str, code: str) -> None:
+    middleware = ErrorEnvelopeMiddleware(anot_found)
+    response = async_to_sync(middleware)(AsyncRequestFactory().get(path))
+    assert_error(response, code)
+
+
+def test_sync_exception_escaping_below_is_answered() -> None:
+    response = ErrorEnvelopeMiddleware(boom)(RequestFactory().get("/plain/success/"))
+    assert_error(response, "InternalError", status=500, logged=True)
+    assert b"secret" not in response.content
+
+
+def test_async_exception_escaping_below_is_answered() -> None:
+    middleware = ErrorEnvelopeMiddleware(aboom)
+    response = async_to_sync(middleware)(AsyncRequestFactory().get("/async/success/"))
+    assert_error(response, "InternalError", status=500, logged=True)
+
+
+class AsyncMiddlewareTests(SimpleTestCase):
+    async def test_async_call_with_async_view(self) -> None:
+        middleware = ErrorEnvelopeMiddleware(aok)
+        response = await middleware(AsyncRequestFactory().get("/async/success/"))
+        assert response.status_code == 200
+        assert response[NODE]
+
+    async def test_async_call_answers_an_escaped_exception(self) -> None:
+        middleware = ErrorEnvelopeMiddleware(aboom)
+        response = await middleware(AsyncRequestFactory().get("/async/success/"))
+        assert_error(response, "InternalError", status=500)
+
+
+# --- process_exception ---------------------------------------------------------------------
+
+
+def test_process_exception_answers_4xx() -> None:
+    request = RequestFactory().get("/plain/success/")
+    middleware = ErrorEnvelopeMiddleware(ok)
+    response = middleware.process_exception(request, Http404("No Secret matches"))
+    assert response is not None
+    assert_error(response, "ResourceNotFound", status=404, logged=False)
+    assert responses.is_envelope(response)
+    response = middleware.process_exception(request, PermissionDenied())
+    assert response is not None
+    assert_error(response, "NotAuthorized", status=403)
+
+
+@pytest.mark.parametrize("exc", [KeyError("x"), NotImplementedError(), ServiceUnavailable()])
+def test_process_exception_returns_none_for_5xx(exc: Exception) -> None:
+    request = RequestFactory().get("/plain/success/")
+    assert ErrorEnvelopeMiddleware(ok).process_exception(request, exc) is None
+    # Django then fires got_request_exception, logs, calls handler500: nothing attached yet.
+    assert responses.get_state(request) is None
+
+
+def test_process_exception_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(exc: BaseException) -> Any:
+        raise RuntimeError("catalog broke")
+
+    monkeypatch.setattr(catalog, "from_exception", broken)
+    request = RequestFactory().get("/plain/success/")
+    assert ErrorEnvelopeMiddleware(ok).process_exception(request, Http404()) is None
+
+
+# --- never raising when its own work fails --------------------------------------------------
+
+
+def test_failing_response_headers_let_the_original_success_through(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"PROFILE": "tests.profiles_broken.Broken_response_headers"}
+    response = ErrorEnvelopeMiddleware(ok)(RequestFactory().get("/plain/success/"))
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"ok": True}
+    assert not response.has_header(NODE)
+
+
+def test_failing_response_headers_still_envelope_errors(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"PROFILE": "tests.profiles_broken.Broken_response_headers"}
+    response = ErrorEnvelopeMiddleware(not_found)(RequestFactory().get("/nope/"))
+    assert_error(response, "EndpointNotFound")
+
+
+def test_failing_rewrite_lets_the_original_response_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("rewrite broke")
+
+    monkeypatch.setattr(responses, "rewrite", broken)
+    response = ErrorEnvelopeMiddleware(not_found)(RequestFactory().get("/nope/"))
+    assert response.status_code == 404
+    assert response.content == b"<h1>Not Found</h1>"
+
+
+def test_failing_answer_to_an_escaped_exception_reraises_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Then Django's own layer around the middleware answers, as without the middleware."""
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("error_response broke")
+
+    monkeypatch.setattr(responses, "error_response", broken)
+    with pytest.raises(KeyError):
+        ErrorEnvelopeMiddleware(boom)(RequestFactory().get("/plain/success/"))
+
+
+def test_an_envelope_is_never_rewritten_again() -> None:
+    def envelope(request: HttpRequest) -> HttpResponseBase:
+        return responses.error_response(request, catalog.make("Conflict", "mine"))
+
+    response = ErrorEnvelopeMiddleware(envelope)(RequestFactory().get("/plain/success/"))
+    assert assert_error(response, "Conflict")["message"] == "mine"
+
+
+# --- DEBUG technical pages -------------------------------------------------------------------
+
+
+def test_debug_installs_a_remembering_exception_reporter(settings: Any) -> None:
+    settings.DEBUG = True
+    request = RequestFactory().get("/plain/success/")
+    ErrorEnvelopeMiddleware(ok)(request)
+    reporter_class = request.exception_reporter_class  # type: ignore[attr-defined]
+    assert issubclass(reporter_class, ExceptionReporter)
+    exc = PermissionDenied("x")
+    reporter_class(request, type(exc), exc, None)
+    state = responses.get_state(request)
+    assert state is not None
+    assert state.error.code == "NotAuthorized"
+
+
+def test_no_reporter_without_debug() -> None:
+    request = RequestFactory().get("/plain/success/")
+    ErrorEnvelopeMiddleware(ok)(request)
+    assert not hasattr(request, "exception_reporter_class")
