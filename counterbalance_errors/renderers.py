@@ -24,14 +24,16 @@ class EnvelopeJSONRenderer(JSONRenderer):
         renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         response = (renderer_context or {}).get("response")
-        if (
-            response is None
-            or response.status_code < 400
-            or responses.is_envelope(response)
-        ):
+        if response is None or response.status_code < 400 or responses.is_envelope(response):
             return super().render(data, accepted_media_type, renderer_context)
         request = (renderer_context or {}).get("request")
         error = catalog.from_response_data(response.status_code, data)
+        if getattr(response, "accepted_renderer", self) is not self:
+            # Another renderer (the browsable API's HTML page for ``Accept: text/html`` or
+            # ``?format=api``) embeds our output in its own: remember the error, with its
+            # details, for the middleware, which rewrites that page into the envelope.
+            responses.attach(request, error)
+            return super().render(data, accepted_media_type, renderer_context)
         _, rendered = responses.render(request, error)
         responses.apply(response, rendered)
         return rendered.content

@@ -646,3 +646,22 @@ def test_handler_without_a_request_in_context() -> None:
     assert response is not None
     assert_error(response, "ResourceNotFound", status=404)
     assert exception_handler(KeyError("x"), {}) is None
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"HTTP_ACCEPT": "text/html"}, {"QUERY_STRING": "format=api"}],
+    ids=["accept-html", "format-api"],
+)
+def test_d18_returned_errors_under_html_negotiation_are_still_the_envelope(
+    client: Client, debug: bool, extra: dict[str, str]
+) -> None:
+    # The browsable API renders the page and calls our renderer for the JSON it embeds.
+    response = client.get("/drf/returns-errors/", **extra)
+
+    error = assert_error(response, "InvalidArgument", status=400, logged=True)
+    assert error["details"] == [
+        {"field": "name", "code": "invalid", "message": "This field is required."}
+    ]
+    assert_json(response)
+    assert b"<html" not in response.content.lower()
