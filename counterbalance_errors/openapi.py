@@ -92,7 +92,9 @@ def declared_codes(view: Any, method: str) -> list[str]:
 def possible_codes(view: Any, method: str, path: str, profile: Profile) -> list[str]:
     """Catalog codes an operation can answer: always-possible ones plus what the view implies."""
     method = method.upper()
-    codes = ["BadRequest", "NotAcceptable", "InternalError", "ServiceUnavailable"]
+    # Any view may validate its query parameters with a serializer, whatever the method.
+    codes = ["BadRequest", "InvalidArgument", "MissingParameter", "NotAcceptable"]
+    codes += ["InternalError", "ServiceUnavailable"]
     if getattr(view, "versioning_class", None) is not None:
         codes.append("InvalidVersion")
     authenticators = getattr(view, "authentication_classes", None) or []
@@ -107,7 +109,7 @@ def possible_codes(view: Any, method: str, path: str, profile: Profile) -> list[
     if getattr(view, "throttle_classes", None):
         codes.append("RequestThrottled")
     if method in BODY_METHODS:
-        codes += ["InvalidArgument", "MissingParameter", "UnsupportedMediaType", "RequestTooLarge"]
+        codes += ["UnsupportedMediaType", "RequestTooLarge"]
     if "{" in path or method in UNSAFE_METHODS - {"POST"}:
         codes.append("ResourceNotFound")
     if method in UNSAFE_METHODS:

@@ -79,9 +79,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.BasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Every operation documents its errors in the active profile's shape (/api/schema/).
+    "DEFAULT_SCHEMA_CLASS": "counterbalance_errors.openapi.AutoSchema",
 }
+SPECTACULAR_SETTINGS = {"TITLE": "counterbalance_errors demo shop", "VERSION": "1.0.0"}
 
 COUNTERBALANCE_ERRORS = {
     "PROFILE": os.environ.get("COUNTERBALANCE_PROFILE", "counterbalance"),
     "COMPUTE_NODE": "demo-node-1",
+    "API_VERSION": "1.0.0",
 }

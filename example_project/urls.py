@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from example_project import views
@@ -13,6 +14,7 @@ router.register("orders", views.OrderViewSet)
 urlpatterns = [
     path("", views.index, name="index"),
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/<str:version>/products/", views.VersionedProducts.as_view()),
     path("api/me/", views.MeView.as_view()),
     path("api/warehouse/", views.WarehouseView.as_view()),

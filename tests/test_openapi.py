@@ -191,3 +191,28 @@ def test_versioned_views_document_invalid_version() -> None:
 
     assert "InvalidVersion" in possible_codes(VersionedView(), "GET", "/o/v1/", get_profile())
     assert "InvalidVersion" not in possible_codes(LockedView(), "GET", "/o/", get_profile())
+
+
+@pytest.mark.usefixtures("spectacular")
+def test_query_validation_is_documented_on_every_operation(settings: Any) -> None:
+    """Found by schemathesis: a GET that validates its query with a serializer answers 422
+    (reason_phrase) or 406 (numeric) for it."""
+    use_profile(settings, "reason_phrase")
+    assert "422" in generate()["paths"]["/o/crash/"]["get"]["responses"]
+    use_profile(settings, "numeric")
+    assert "406" in generate()["paths"]["/o/crash/"]["get"]["responses"]
+
+
+def test_example_project_serves_a_valid_schema(settings: Any) -> None:
+    from example_project import settings as example
+
+    settings.ROOT_URLCONF = "example_project.urls"
+    settings.REST_FRAMEWORK = example.REST_FRAMEWORK
+    use_profile(settings, "cloudapi", API_VERSION="1.0.0")
+    response = call("wsgi", "GET", "/api/schema/?format=json")
+    assert response.status_code == 200
+    spec = json.loads(response.content)
+    validate(spec)
+    checkout = spec["paths"]["/api/checkout/"]["get"]["responses"]
+    assert "RequestThrottled" in checkout["420"]["content"]["application/json"]["examples"]
+    assert checkout["420"]["headers"]["Retry-After"]
