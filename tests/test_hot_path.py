@@ -1,7 +1,9 @@
 """The success path does no hashing, no database work, no logging and no JSON parsing.
 
 Not a timing test (``make bench`` measures, docs/performance.md reports): cProfile records
-every function a success request calls, and the error machinery must not be among them.
+every function a success request calls, C functions included, so any hash (not only the
+logging_hash that tests/test_success_path.py probes), any JSON decoding and any step of
+building, rendering or storing an error shows up here.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ FORBIDDEN = {
     "logging": ("logging/__init__.py:_log", "logging/__init__.py:handle"),
     "JSON parsing": ("json/decoder", "json/__init__.py:loads"),
     "error machinery": (
-        "counterbalance_errors/catalog",
-        "counterbalance_errors/responses",
-        "counterbalance_errors/recording",
-        "counterbalance_errors/scrubbing",
+        "counterbalance_errors/catalog.py:",
+        "counterbalance_errors/scrubbing.py:",
+        "counterbalance_errors/recording.py:build",
+        "counterbalance_errors/recording.py:store",
+        "counterbalance_errors/responses.py:attach",
+        "counterbalance_errors/responses.py:rewrite",
+        "counterbalance_errors/responses.py:error_response",
         "counterbalance_errors/profiles/base.py:render",
         "counterbalance_errors/conf.py:logged_statuses",
     ),
