@@ -34,6 +34,13 @@ from counterbalance_errors import exceptions as cb
 from counterbalance_errors.catalog import FieldError, flatten_validation
 from tests.models import Widget
 from tests.views import ItemSerializer, PayloadSerializer
+from tests.views_drf import (
+    CLASHING_PAYLOAD,
+    INVALID_ITEMS,
+    INVALID_PAYLOAD,
+    ITEMS_DETAILS,
+    PAYLOAD_DETAILS,
+)
 
 SECRET = "secret-text-hunter2"
 
@@ -619,27 +626,6 @@ def test_django_validation_error_keeps_codes_and_fields() -> None:
 # --- a real serializer, both ListSerializer error shapes --------------------------------------
 
 
-PAYLOAD = {
-    "name": "toolongname",
-    "password": "short",
-    "address": {"zipcode": "12345"},
-    "items": [{"name": "ok", "email": "bad"}, {"name": "ok", "email": "ok@example.com"}],
-    "tags": [1, "x", 2, "y"],
-    "matrix": [[1, "a"], [2]],
-}
-PAYLOAD_FIELDS = [
-    ("name", "max_length"),
-    ("password", "min_length"),
-    ("address.zipcode", "max_length"),
-    ("items.0.email", "invalid"),
-    ("tags.1", "invalid"),
-    ("tags.3", "invalid"),
-    ("matrix.0.1", "invalid"),
-]
-MANY = [{"name": "ok", "email": "bad"}, {"name": "ok", "email": "ok@example.com"}, {}]
-MANY_FIELDS = [("0.email", "invalid"), ("2.name", "required"), ("2.email", "required")]
-
-
 def serializer_error(serializer: Any) -> catalog.ApiError:
     with pytest.raises(drf.ValidationError) as info:
         serializer.is_valid(raise_exception=True)
@@ -651,27 +637,25 @@ def test_real_serializer_errors_in_both_list_shapes(settings: Any, as_dict: bool
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "LIST_SERIALIZER_ERRORS_AS_DICT": as_dict}
 
     if as_dict:
-        payload = serializer_error(PayloadSerializer(data=PAYLOAD))
-        many = serializer_error(ItemSerializer(data=MANY, many=True))
+        payload = serializer_error(PayloadSerializer(data=INVALID_PAYLOAD))
+        many = serializer_error(ItemSerializer(data=INVALID_ITEMS, many=True))
         assert isinstance(many.exception.detail, dict)  # type: ignore[union-attr]
     else:
         with pytest.warns(RemovedInDRF320Warning):
-            payload = serializer_error(PayloadSerializer(data=PAYLOAD))
+            payload = serializer_error(PayloadSerializer(data=INVALID_PAYLOAD))
         with pytest.warns(RemovedInDRF320Warning):
-            many = serializer_error(ItemSerializer(data=MANY, many=True))
+            many = serializer_error(ItemSerializer(data=INVALID_ITEMS, many=True))
         assert isinstance(many.exception.detail, list)  # type: ignore[union-attr]
 
-    assert [(d.field, d.code) for d in payload.details] == PAYLOAD_FIELDS
+    assert [d.as_dict() for d in payload.details] == PAYLOAD_DETAILS
     assert payload.code == "InvalidArgument"
-    assert [(d.field, d.code) for d in many.details] == MANY_FIELDS
+    assert [d.as_dict() for d in many.details] == ITEMS_DETAILS
     assert many.code == "InvalidArgument"
     json.dumps([d.as_dict() for d in payload.details + many.details])
 
 
 def test_real_serializer_object_level_and_required_errors() -> None:
-    data = {"name": "clash", "password": "long-enough", "address": {"zipcode": "1"}}
-    data |= {"items": [], "tags": [], "matrix": []}
-    clash = serializer_error(PayloadSerializer(data=data))
+    clash = serializer_error(PayloadSerializer(data=CLASHING_PAYLOAD))
     missing = serializer_error(PayloadSerializer(data={}))
 
     assert [(d.field, d.code) for d in clash.details] == [("non_field_errors", "invalid")]

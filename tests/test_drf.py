@@ -21,6 +21,13 @@ from rest_framework.deprecation import RemovedInDRF320Warning
 
 from counterbalance_errors.testing import assert_error, error_body
 from tests.models import Widget
+from tests.views_drf import (
+    CLASHING_PAYLOAD,
+    INVALID_ITEMS,
+    INVALID_PAYLOAD,
+    ITEMS_DETAILS,
+    PAYLOAD_DETAILS,
+)
 
 JSON = "application/json"
 
@@ -40,40 +47,6 @@ def assert_json(response: Any) -> None:
 
 # --- D1: serializer validation ------------------------------------------------------------------
 
-PAYLOAD = {
-    "name": "toolongname",
-    "password": "short",
-    "address": {"zipcode": "12345"},
-    "items": [{"name": "ok", "email": "bad"}, {"name": "waytoolong", "email": "ok@example.com"}],
-    "tags": [1, "x", 2, "y"],
-    "matrix": [[1, "a"], [2]],
-}
-MAX5 = "Ensure this field has no more than 5 characters."
-NOT_INT = "A valid integer is required."
-BAD_EMAIL = "Enter a valid email address."
-PAYLOAD_DETAILS = [
-    {"field": "name", "code": "max_length", "message": MAX5},
-    {
-        "field": "password",
-        "code": "min_length",
-        "message": "Ensure this field has at least 8 characters.",
-    },
-    {"field": "address.zipcode", "code": "max_length", "message": MAX5.replace("5", "3")},
-    {"field": "items.0.email", "code": "invalid", "message": BAD_EMAIL},
-    {"field": "items.1.name", "code": "max_length", "message": MAX5},
-    {"field": "tags.1", "code": "invalid", "message": NOT_INT},
-    {"field": "tags.3", "code": "invalid", "message": NOT_INT},
-    {"field": "matrix.0.1", "code": "invalid", "message": NOT_INT},
-]
-CLASH = {"name": "clash", "password": "long-enough", "address": {"zipcode": "1"}}
-CLASH |= {"items": [], "tags": [], "matrix": []}
-MANY = [{"name": "ok", "email": "bad"}, {"name": "fine", "email": "ok@example.com"}, {"email": "x"}]
-MANY_DETAILS = [
-    {"field": "0.email", "code": "invalid", "message": BAD_EMAIL},
-    {"field": "2.name", "code": "required", "message": "This field is required."},
-    {"field": "2.email", "code": "invalid", "message": BAD_EMAIL},
-]
-
 
 @pytest.mark.parametrize("as_dict", [True, False], ids=["dict-shape", "list-shape"])
 def test_d1_serializer_errors_are_flat_details(
@@ -82,25 +55,25 @@ def test_d1_serializer_errors_are_flat_details(
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "LIST_SERIALIZER_ERRORS_AS_DICT": as_dict}
 
     if as_dict:
-        payload = post_json(client, "/drf/payload/", PAYLOAD)
-        many = post_json(client, "/drf/many/", MANY)
+        payload = post_json(client, "/drf/payload/", INVALID_PAYLOAD)
+        many = post_json(client, "/drf/many/", INVALID_ITEMS)
     else:
         with pytest.warns(RemovedInDRF320Warning):
-            payload = post_json(client, "/drf/payload/", PAYLOAD)
+            payload = post_json(client, "/drf/payload/", INVALID_PAYLOAD)
         with pytest.warns(RemovedInDRF320Warning):
-            many = post_json(client, "/drf/many/", MANY)
+            many = post_json(client, "/drf/many/", INVALID_ITEMS)
 
     error = assert_error(payload, "InvalidArgument", status=400, logged=True)
     assert error["details"] == PAYLOAD_DETAILS
     assert error["message"] == "One or more arguments are invalid."
-    assert assert_error(many, "InvalidArgument", status=400)["details"] == MANY_DETAILS
+    assert assert_error(many, "InvalidArgument", status=400)["details"] == ITEMS_DETAILS
     assert_json(payload)
 
 
 def test_d1_object_level_errors_use_non_field_errors(client: Client) -> None:
-    data = CLASH
+    response = post_json(client, "/drf/payload/", CLASHING_PAYLOAD)
 
-    error = assert_error(post_json(client, "/drf/payload/", data), "InvalidArgument", status=400)
+    error = assert_error(response, "InvalidArgument", status=400)
 
     clash = "Name clashes with another payload."
     assert error["details"] == [{"field": "non_field_errors", "code": "invalid", "message": clash}]
@@ -108,9 +81,9 @@ def test_d1_object_level_errors_use_non_field_errors(client: Client) -> None:
 
 def test_d1_custom_non_field_errors_key(client: Client, settings: Any) -> None:
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NON_FIELD_ERRORS_KEY": "__all__"}
-    data = CLASH
+    response = post_json(client, "/drf/payload/", CLASHING_PAYLOAD)
 
-    error = assert_error(post_json(client, "/drf/payload/", data), "InvalidArgument")
+    error = assert_error(response, "InvalidArgument")
 
     assert [d["field"] for d in error["details"]] == ["__all__"]
 
@@ -131,7 +104,7 @@ def test_d1_many_true_with_index_zero_only(client: Client) -> None:
     response = post_json(client, "/drf/many/", [{"name": "ok", "email": "bad"}])
 
     details = assert_error(response, "InvalidArgument")["details"]
-    assert details == [{"field": "0.email", "code": "invalid", "message": BAD_EMAIL}]
+    assert details == ITEMS_DETAILS[:1]
 
 
 # --- D2/D3: parsing --------------------------------------------------------------------------

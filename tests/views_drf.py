@@ -19,6 +19,46 @@ from rest_framework.views import APIView
 
 from tests.models import Widget
 
+#: Invalid input for tests.views.PayloadSerializer / ItemSerializer (/drf/payload/, /drf/many/)
+#: and the flat ``details`` each must give, whichever ListSerializer error shape DRF uses.
+INVALID_PAYLOAD = {
+    "name": "toolongname",
+    "password": "short",
+    "address": {"zipcode": "12345"},
+    "items": [{"name": "ok", "email": "bad"}, {"name": "waytoolong", "email": "ok@example.com"}],
+    "tags": [1, "x", 2, "y"],
+    "matrix": [[1, "a"], [2]],
+}
+_MAX5 = "Ensure this field has no more than 5 characters."
+_NOT_INT = "A valid integer is required."
+_BAD_EMAIL = "Enter a valid email address."
+PAYLOAD_DETAILS = [
+    {"field": "name", "code": "max_length", "message": _MAX5},
+    {
+        "field": "password",
+        "code": "min_length",
+        "message": "Ensure this field has at least 8 characters.",
+    },
+    {"field": "address.zipcode", "code": "max_length", "message": _MAX5.replace("5", "3")},
+    {"field": "items.0.email", "code": "invalid", "message": _BAD_EMAIL},
+    {"field": "items.1.name", "code": "max_length", "message": _MAX5},
+    {"field": "tags.1", "code": "invalid", "message": _NOT_INT},
+    {"field": "tags.3", "code": "invalid", "message": _NOT_INT},
+    {"field": "matrix.0.1", "code": "invalid", "message": _NOT_INT},
+]
+CLASHING_PAYLOAD = {"name": "clash", "password": "long-enough", "address": {"zipcode": "1"}}
+CLASHING_PAYLOAD |= {"items": [], "tags": [], "matrix": []}
+INVALID_ITEMS = [
+    {"name": "ok", "email": "bad"},
+    {"name": "fine", "email": "ok@example.com"},
+    {"email": "x"},
+]
+ITEMS_DETAILS = [
+    {"field": "0.email", "code": "invalid", "message": _BAD_EMAIL},
+    {"field": "2.name", "code": "required", "message": "This field is required."},
+    {"field": "2.email", "code": "invalid", "message": _BAD_EMAIL},
+]
+
 
 class HeaderKeyedThrottle(throttling.SimpleRateThrottle):
     """DRF's real rate throttle, keyed by ``X-Throttle-Key`` so each test counts alone."""
