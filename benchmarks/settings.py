@@ -7,8 +7,9 @@
 * ``bare``: the same project without it (DRF's and Django's defaults);
 * ``dse``: the same project with drf-standardized-errors' exception handler instead.
 
-``CB_BENCH_DB`` is ``sqlite`` (``CB_BENCH_SQLITE_PATH``, a file) or ``postgres``
-(``CB_BENCH_PG_NAME`` on 127.0.0.1:5432). The middleware list is ``startproject``'s.
+``CB_BENCH_DB`` is ``sqlite`` (``CB_BENCH_SQLITE_PATH``, a file, Django's default rollback
+journal), ``postgres`` (``CB_BENCH_PG_NAME`` on 127.0.0.1:5432) or ``postgres-nosync`` (the
+same with ``synchronous_commit=off``). The middleware list is ``startproject``'s.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ elif VARIANT == "dse":
     INSTALLED_APPS.append("drf_standardized_errors")
     REST_FRAMEWORK = {"EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler"}
 
-if os.environ.get("CB_BENCH_DB", "sqlite") == "postgres":
+_DB = os.environ.get("CB_BENCH_DB", "sqlite")
+if _DB.startswith("postgres"):
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
@@ -94,6 +96,9 @@ if os.environ.get("CB_BENCH_DB", "sqlite") == "postgres":
             "CONN_MAX_AGE": 600,
         }
     }
+    if _DB == "postgres-nosync":
+        # Not durable: shows what the app itself costs once the commit's fsync is taken away.
+        DATABASES["default"]["OPTIONS"] = {"options": "-c synchronous_commit=off"}
 else:
     DATABASES = {
         "default": {

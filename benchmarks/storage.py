@@ -24,7 +24,7 @@ STORMS: list[tuple[str, bool, str]] = [
 
 def flood_settings(flood: bool) -> dict[str, Any]:
     """COUNTERBALANCE_ERRORS keys for a storm with flood control on (defaults) or off."""
-    return {} if flood else {"FLOOD_CONTROL": None}
+    return {} if flood else {"FLOOD_LIMIT": None}
 
 
 def hash_of(sample: dict[str, Any]) -> str:
