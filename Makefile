@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= test,openapi,lint,bench
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-postgres test-mariadb test-browser test-django6 lint check bench bench-smoke clean
+.PHONY: demo test test-postgres test-mariadb test-browser test-django6 lint check bench bench-smoke schemathesis clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ bench:
 bench-smoke:
 	$(MAKE) venv EXTRAS=test,openapi,lint,bench,postgres
 	$(BIN)/python -m benchmarks --smoke $(BENCH_ARGS)
+
+# schemathesis against the example project's /api/schema/ under every profile (about 2 minutes;
+# PROFILES="cloudapi" EXAMPLES=50 to narrow or widen). schemathesis gets a venv of its own.
+schemathesis: venv
+	BIN=$(BIN) .ci/schemathesis
 
 clean:
 	rm -rf .venv .venv-* .mypy_cache .ruff_cache .coverage htmlcov
