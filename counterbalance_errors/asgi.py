@@ -22,16 +22,15 @@ from typing import Any
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponseBase
 
-from counterbalance_errors import catalog, responses
+from counterbalance_errors import catalog
 from counterbalance_errors.middleware import SEEN_KEY
-from counterbalance_errors.wsgi import envelope_for_escaped
+from counterbalance_errors.wsgi import envelope, envelope_for_escaped
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
-
 
 
 async def _send_response(response: HttpResponseBase, send: Send) -> None:
@@ -59,8 +58,7 @@ class ErrorEnvelopeASGI:
                 started = True
                 if message["status"] >= 400 and not scope.get(SEEN_KEY):
                     replacing = True
-                    error = catalog.from_status(message["status"])
-                    response = responses.error_response(None, error)
+                    response = envelope(catalog.from_status(message["status"]))
                     await _send_response(response, send)
                     return
             elif replacing:

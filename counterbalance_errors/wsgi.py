@@ -46,10 +46,17 @@ def error_for_escaped(exc: BaseException, build: Callable[[], object]) -> catalo
     return catalog.from_exception(exc)
 
 
+def envelope(error: catalog.ApiError) -> HttpResponse:
+    """The envelope of ``error`` for a request Django never built (so no middleware ran)."""
+    response = responses.error_response(None, error)
+    response["Content-Length"] = str(len(response.content))
+    return response
+
+
 def envelope_for_escaped(exc: BaseException, build: Callable[[], object]) -> HttpResponse:
     """The envelope for an exception that escaped Django's handler."""
     logger.error("Error outside Django's request handling: %r", exc, exc_info=exc)
-    return responses.error_response(None, error_for_escaped(exc, build))
+    return envelope(error_for_escaped(exc, build))
 
 
 class ErrorEnvelopeWSGI:

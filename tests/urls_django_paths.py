@@ -23,4 +23,5 @@ urlpatterns = [
     path("streaming-error/", views.streaming_error),
     path("async-streaming-error/", views.async_streaming_error),
     path("streaming-success/", views.streaming_success),
+    path("form-without-csrf/", views.form_without_csrf),
 ]

@@ -18,6 +18,7 @@ from django.http import (
 from django.http.multipartparser import SuspiciousMultipartForm
 from django.shortcuts import get_object_or_404
 from django.utils.text import get_valid_filename
+from django.views.decorators.csrf import csrf_exempt
 
 from tests.models import Part, Widget
 
@@ -125,3 +126,8 @@ async def async_streaming_error(request: HttpRequest) -> HttpResponse:
 
 def streaming_success(request: HttpRequest) -> HttpResponse:
     return StreamingHttpResponse(_chunks())  # type: ignore[return-value]
+
+
+@csrf_exempt
+def form_without_csrf(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"keys": sorted(request.POST)})

@@ -1,0 +1,354 @@
+"""J22: ``ErrorEnvelopeWSGI`` and ``ErrorEnvelopeASGI`` envelope what Django answers (or lets
+escape) before any middleware runs, and leave everything else untouched.
+
+WSGI requests run through wsgiref's real handler (what ``runserver`` uses), ASGI requests
+through Django's real ASGI handler with hand-made scopes."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from wsgiref.handlers import SimpleHandler
+from wsgiref.util import setup_testing_defaults
+
+import django
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
+from django.test import SimpleTestCase
+
+from counterbalance_errors.asgi import ErrorEnvelopeASGI
+from counterbalance_errors.testing import HASH_RE
+from counterbalance_errors.wsgi import ErrorEnvelopeWSGI
+from tests.docexamples import Example, examples
+
+BAD_RFC2231 = "application/json; charset*=nonexist''abc"
+LONG_CONTENT_TYPE = "application/x-www-form-urlencoded; x=" + "a" * (10_001 - 37)
+DJANGO_6 = django.VERSION >= (6,)
+
+
+# --- WSGI ----------------------------------------------------------------------------------
+
+
+class WSGIResult:
+    def __init__(self, raw: bytes, errors: str) -> None:
+        head, _, self.body = raw.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        self.status = int(status_line.split()[1])
+        self.status_line = status_line
+        self.headers = dict(line.split(": ", 1) for line in header_lines)
+        self.errors = errors
+
+    def json(self) -> Any:
+        assert self.headers["Content-Type"] == "application/json", self.headers
+        return json.loads(self.body)
+
+
+def run_wsgi(
+    app: Callable[..., Iterable[bytes]],
+    path: str = "/",
+    method: str = "GET",
+    body: bytes = b"",
+    **environ: str,
+) -> WSGIResult:
+    """One request through wsgiref's handler, as ``runserver`` would serve it."""
+    env: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "CONTENT_LENGTH": str(len(body)),
+        **environ,
+    }
+    setup_testing_defaults(env)
+    stdout, stderr = io.BytesIO(), io.StringIO()
+    handler = SimpleHandler(io.BytesIO(body), stdout, stderr, env, multithread=False)
+    handler.run(app)
+    return WSGIResult(stdout.getvalue(), stderr.getvalue())
+
+
+def test_unwrapped_django_lets_the_server_answer_a_bad_rfc2231_content_type() -> None:
+    """What the wrapper is for (Django 5.2 raises ValueError while building the request)."""
+    result = run_wsgi(get_wsgi_application(), "/plain/form/", "POST", CONTENT_TYPE=BAD_RFC2231)
+    assert result.status == 500
+    assert result.headers["Content-Type"].startswith("text/plain")
+    assert "ValueError" in result.errors or "BadRequest" in result.errors
+
+
+@pytest.mark.parametrize("path", ["/plain/form/", "/no/such/url/"])
+def test_wsgi_bad_rfc2231_content_type_is_enveloped(path: str) -> None:
+    app = ErrorEnvelopeWSGI(get_wsgi_application())
+    result = run_wsgi(app, path, "POST", b"{}", CONTENT_TYPE=BAD_RFC2231)
+    assert result.status == 400
+    body = result.json()
+    assert body["error"]["code"] == "BadRequest"
+    assert "nonexist" not in result.body.decode()
+    assert HASH_RE.match(body["logging_hash"])
+    assert result.headers["X-Counterbalance-Log-Hash"] == body["logging_hash"]
+    assert result.headers["X-Counterbalance-Compute-Node"]
+    assert int(result.headers["Content-Length"]) == len(result.body)
+
+
+def test_wsgi_over_long_content_type() -> None:
+    """Django 6 refuses a Content-Type over 10,000 characters while building the request
+    (the wrapper answers BadRequest); Django 5.2 builds it and the (CSRF-exempt) view runs."""
+    assert len(LONG_CONTENT_TYPE) == 10_001
+    app = ErrorEnvelopeWSGI(get_wsgi_application())
+    path = "/dj/form-without-csrf/"
+    result = run_wsgi(app, path, "POST", b"a=1", CONTENT_TYPE=LONG_CONTENT_TYPE)
+    if DJANGO_6:
+        assert result.status == 400
+        assert result.json()["error"]["code"] == "BadRequest"
+    else:
+        assert result.status == 200
+        assert json.loads(result.body) == {"keys": ["a"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/plain/success/", 200), ("/no/such/url/", 400), ("/plain/raise/unhandled/", 500)],
+)
+def test_wsgi_wrapper_passes_every_django_response_through_untouched(
+    path: str, status: int
+) -> None:
+    wrapped = run_wsgi(ErrorEnvelopeWSGI(get_wsgi_application()), path)
+    plain = run_wsgi(get_wsgi_application(), path)
+    assert wrapped.status == plain.status == status
+
+    def comparable(result: WSGIResult) -> Any:
+        headers = {k: v for k, v in result.headers.items() if k != "Date"}
+        body = json.loads(result.body)
+        if isinstance(body, dict):
+            body.pop("logging_hash", None)
+        headers.pop("X-Counterbalance-Log-Hash", None)
+        return result.status_line, headers, body
+
+    assert comparable(wrapped) == comparable(plain)
+
+
+def _starts_then_raises(write_first: bool) -> Callable[..., Iterable[bytes]]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        if write_first:
+            write(b"partial")
+        raise RuntimeError("after start")
+
+    return app
+
+
+def test_wsgi_exception_after_the_response_started_is_reraised() -> None:
+    """Headers already sent: PEP 3333's start_response re-raises, the server handles it."""
+    result = run_wsgi(ErrorEnvelopeWSGI(_starts_then_raises(write_first=True)))
+    assert result.status == 200
+    assert result.body == b"partial"
+    assert "RuntimeError: after start" in result.errors
+
+
+def test_wsgi_exception_after_start_response_but_before_any_byte_is_enveloped() -> None:
+    result = run_wsgi(ErrorEnvelopeWSGI(_starts_then_raises(write_first=False)))
+    assert result.status == 500
+    assert result.json()["error"]["code"] == "InternalError"
+
+
+# --- ASGI ----------------------------------------------------------------------------------
+
+
+def scope_for(
+    path: str, query_string: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None
+) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST" if headers else "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query_string,
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *(headers or [])],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
+async def run_asgi(
+    app: Any, scope: dict[str, Any], body: bytes = b""
+) -> tuple[int, dict[str, str], bytes, list[dict[str, Any]]]:
+    messages: list[dict[str, Any]] = []
+    received = False
+    done = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if received:
+            # A client that stays connected until the response is complete (Django cancels
+            # the view when it sees a disconnect).
+            await done.wait()
+            return {"type": "http.disconnect"}
+        received = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            done.set()
+
+    await app(scope, receive, send)
+    start = messages[0]
+    assert start["type"] == "http.response.start"
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]}
+    content = b"".join(m.get("body", b"") for m in messages[1:])
+    return start["status"], headers, content, messages
+
+
+def test_unwrapped_django_answers_a_non_utf8_query_string_with_an_empty_400() -> None:
+    status, headers, content, _ = async_to_sync(run_asgi)(
+        get_asgi_application(), scope_for("/plain/success/", b"q=\xff\xfe")
+    )
+    assert status == 400
+    assert content == b""
+    assert headers["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("path", ["/plain/success/", "/no/such/url/"])
+def test_asgi_non_utf8_query_string_is_enveloped(path: str) -> None:
+    app = ErrorEnvelopeASGI(get_asgi_application())
+    status, headers, content, messages = async_to_sync(run_asgi)(
+        app, scope_for(path, b"q=\xff\xfe")
+    )
+    assert status == 400
+    assert headers["Content-Type"] == "application/json"
+    body = json.loads(content)
+    assert body["error"]["code"] == "BadRequest"
+    assert headers["X-Counterbalance-Log-Hash"] == body["logging_hash"]
+    assert int(headers["Content-Length"]) == len(content)
+    assert [m["type"] for m in messages] == ["http.response.start", "http.response.body"]
+
+
+def test_asgi_bad_rfc2231_content_type() -> None:
+    """Django 5.2 builds an ASGI request with it (no J22 there): the middleware sees it."""
+    app = ErrorEnvelopeASGI(get_asgi_application())
+    scope = scope_for("/plain/form/", headers=[(b"content-type", BAD_RFC2231.encode())])
+    status, headers, content, _ = async_to_sync(run_asgi)(app, scope, b"{}")
+    assert headers["Content-Type"] == "application/json" or status == 200
+    if DJANGO_6:
+        assert status == 400
+        assert json.loads(content)["error"]["code"] == "BadRequest"
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/plain/success/", 200), ("/no/such/url/", 400), ("/plain/raise/unhandled/", 500)],
+)
+def test_asgi_wrapper_passes_every_django_response_through_untouched(
+    path: str, status: int
+) -> None:
+    wrapped = async_to_sync(run_asgi)(ErrorEnvelopeASGI(get_asgi_application()), scope_for(path))
+    plain = async_to_sync(run_asgi)(get_asgi_application(), scope_for(path))
+    assert wrapped[0] == plain[0] == status
+
+    def comparable(result: Any) -> Any:
+        _, headers, content, _ = result
+        headers = {k: v for k, v in headers.items() if k != "X-Counterbalance-Log-Hash"}
+        body = json.loads(content)
+        if isinstance(body, dict):
+            body.pop("logging_hash", None)
+        return headers, body
+
+    assert comparable(wrapped) == comparable(plain)
+
+
+class ASGIWrapperTests(SimpleTestCase):
+    async def test_exception_after_the_response_started_is_reraised(self) -> None:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            raise RuntimeError("after start")
+
+        with pytest.raises(RuntimeError, match="after start"):
+            await run_asgi(ErrorEnvelopeASGI(app), scope_for("/"))
+
+    async def test_exception_before_the_response_started_is_enveloped(self) -> None:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            raise RuntimeError("secret before start")
+
+        status, _, content, _ = await run_asgi(ErrorEnvelopeASGI(app), scope_for("/"))
+        assert status == 500
+        assert json.loads(content)["error"]["code"] == "InternalError"
+        assert b"secret" not in content
+
+    async def test_non_http_scopes_pass_through(self) -> None:
+        seen: list[str] = []
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope["type"])
+
+        async def nothing() -> dict[str, Any]:
+            return {}
+
+        async def ignore(message: Any) -> None:
+            return None
+
+        await ErrorEnvelopeASGI(app)({"type": "lifespan"}, nothing, ignore)
+        assert seen == ["lifespan"]
+
+    async def test_an_error_status_the_middleware_saw_is_not_replaced(self) -> None:
+        status, _, content, _ = await run_asgi(
+            ErrorEnvelopeASGI(get_asgi_application()), scope_for("/no/such/url/")
+        )
+        assert status == 400
+        assert json.loads(content)["error"]["code"] == "EndpointNotFound"
+
+
+def test_the_wrappers_import_without_settings() -> None:
+    """wsgi.py/asgi.py may import them before DJANGO_SETTINGS_MODULE is set (docs/servers.md)."""
+    code = "import counterbalance_errors.wsgi, counterbalance_errors.asgi"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "."}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+
+
+# --- docs/servers.md cannot drift ----------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_servers_md_snippets_are_the_test_projects_entry_points() -> None:
+    """The suite (and test_live_servers.py) serve exactly the documented wsgi.py/asgi.py."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs/servers.md").read_text(), re.S)
+    assert len(blocks) == 2
+    for block, module in zip(blocks, ["tests/wsgi.py", "tests/asgi.py"], strict=True):
+        documented = block.replace("mysite.settings", "tests.settings").strip()
+        assert documented in (ROOT / module).read_text()
+
+
+@pytest.mark.parametrize("example", examples("servers.md"), ids=lambda e: e.title)
+def test_servers_md_example(example: Example, settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"COMPUTE_NODE": "web-1"}
+    app = ErrorEnvelopeWSGI(get_wsgi_application())
+    environ = {
+        f"HTTP_{name.upper().replace('-', '_')}": value
+        for name, value in example.request_headers.items()
+        if name != "Content-Type"
+    }
+    result = run_wsgi(
+        app,
+        example.path,
+        example.method,
+        example.request_body.encode(),
+        CONTENT_TYPE=example.request_headers.get("Content-Type", ""),
+        **environ,
+    )
+    assert result.status == example.status
+    body = result.json()
+    for name, value in example.headers.items():
+        expected = body["logging_hash"] if name == "X-Counterbalance-Log-Hash" else value
+        assert result.headers[name] == expected
+    documented = json.loads(example.body)
+    documented["logging_hash"] = body["logging_hash"]
+    assert body == documented
