@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.views import set_rollback
 
-from counterbalance_errors import catalog, responses
+from counterbalance_errors import catalog, recording, responses
 from counterbalance_errors.exceptions import InvalidVersion
 from counterbalance_errors.middleware import _replicate_django_logging
 from counterbalance_errors.renderers import EnvelopeJSONRenderer
@@ -33,6 +33,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse |
     error = catalog.from_exception(_refine(exc, request))
     if error.is_server_error:
         _prepare_reraise(request)
+        recording.remember_drf_data(request)  # DRF's parsed body, for the stored record
         return None
     set_rollback()
     if request is not None:

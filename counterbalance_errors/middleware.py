@@ -38,7 +38,7 @@ from django.urls import resolve
 from django.utils.log import log_response
 from django.views.debug import ExceptionReporter, get_exception_reporter_class
 
-from counterbalance_errors import budget, catalog, responses
+from counterbalance_errors import budget, catalog, recording, responses
 from counterbalance_errors.profiles import get_profile
 
 logger = logging.getLogger("counterbalance_errors")
@@ -68,7 +68,9 @@ class ErrorEnvelopeMiddleware:
             response = self.get_response(request)
         except Exception as exc:
             response = self.escaped(request, exc)
-        return self.finish(request, response)  # type: ignore[arg-type]
+        response = self.finish(request, response)  # type: ignore[arg-type]
+        recording.persist_deferred(request, responses.get_state(request))
+        return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         self.start(request)
@@ -77,10 +79,13 @@ class ErrorEnvelopeMiddleware:
             response = await budget.within_budget(self.get_response, request)  # type: ignore[arg-type]
         except Exception as exc:
             response = self.escaped(request, exc)
-        return self.finish(request, response)
+        response = self.finish(request, response)
+        await recording.apersist_deferred(request, responses.get_state(request))
+        return response
 
     def start(self, request: HttpRequest) -> None:
         _mark_seen(request)
+        recording.defer(request)  # stored after the response, outside the view's transaction
         budget.start(request)
         if settings.DEBUG:
             _remember_in_technical_pages(request)
@@ -246,7 +251,8 @@ def remember_uncaught_exception(sender: Any, request: HttpRequest | None = None,
 def remember(request: HttpRequest, exc: Exception) -> None:
     """Attach the error of ``exc`` (and its hash) to ``request``; never raises."""
     try:
-        responses.attach(request, catalog.from_exception(exc))
+        state = responses.attach(request, catalog.from_exception(exc))
+        recording.store_unless_deferred(request, state)
     except Exception:
         logger.exception("counterbalance_errors could not remember %r", exc)
 

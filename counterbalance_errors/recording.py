@@ -174,7 +174,7 @@ def _attempt(default: T, build: Callable[[], T]) -> T:
 
 
 def _cap(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + TRUNCATED
+    return text if len(text) <= limit else text[: limit - len(TRUNCATED)] + TRUNCATED
 
 
 def _scrubber() -> Scrubber:
@@ -257,10 +257,16 @@ def _request_id(request: HttpRequest) -> str:
 
 
 def _user_id(request: HttpRequest) -> str:
-    # A user the view never resolved is resolved here: a query, but outside the view's
-    # transaction, and a failure only leaves the column empty.
     user = getattr(request, "user", None)
-    if user is None or not getattr(user, "is_authenticated", False):
+    if user is None:
+        return ""
+    if getattr(user, "_wrapped", None) is empty and any(
+        c.in_atomic_block for c in connections.all(initialized_only=True)
+    ):
+        # Resolving it is a query, in a transaction that is not ours: a failure there would
+        # break the caller's transaction. Outside transactions a failure only leaves it empty.
+        return ""
+    if not getattr(user, "is_authenticated", False):
         return ""
     return str(user.pk)[:255]
 
@@ -411,10 +417,18 @@ def persist(request: HttpRequest | None, state: ErrorState | None) -> None:
     _outside_event_loop(store, state, request)
 
 
-async def apersist(request: HttpRequest, state: ErrorState | None) -> None:
-    """:func:`persist` from async code (the ORM is sync-only)."""
+def persist_deferred(request: HttpRequest, state: ErrorState | None) -> None:
+    """The middleware's end of a request: store its error, and store later ones at once
+    (an error raised by a middleware above this one, which W002 warns about)."""
+    setattr(request, DEFERRED_ATTR, False)
+    persist(request, state)
+
+
+async def apersist_deferred(request: HttpRequest, state: ErrorState | None) -> None:
+    """:func:`persist_deferred` from async code (the ORM is sync-only)."""
     from asgiref.sync import sync_to_async
 
+    setattr(request, DEFERRED_ATTR, False)
     if state is not None and state.logging_hash:
         await sync_to_async(persist, thread_sensitive=True)(request, state)
 
@@ -539,7 +553,7 @@ def _insert(record: Record, alias: str) -> None:
     conflicts, outside that transaction, so concurrent first occurrences neither fail nor
     hold locks that could deadlock (MariaDB); the UPDATE then counts each of them.
     """
-    from counterbalance_errors.models import ErrorGroup, ErrorLog
+    from counterbalance_errors.models import ErrorLog
 
     now = record.created
     limit = conf.get("FLOOD_LIMIT")
@@ -553,25 +567,31 @@ def _insert(record: Record, alias: str) -> None:
                 ErrorLog.objects.using(alias).create(group_id=group_id, **_row(record, full))
                 return
         if attempt == 0:
-            ErrorGroup.objects.using(alias).bulk_create(
-                [
-                    ErrorGroup(
-                        fingerprint=record.fingerprint,
-                        exception_class=record.exception_class,
-                        code=record.code,
-                        status=record.status,
-                        title=_cap(_title(record), 250),
-                        traceback=record.traceback,
-                        first_seen=now,
-                        last_seen=now,
-                        occurrence_count=0,
-                        window_start=now,
-                        window_count=0,
-                    )
-                ],
-                ignore_conflicts=True,
-            )
+            # Its own statement (or savepoint): a failure must not break a caller's transaction.
+            with transaction.atomic(using=alias):
+                _create_group(record, alias)
     raise RuntimeError("the error group disappeared while storing")  # purged meanwhile
+
+
+def _create_group(record: Record, alias: str) -> None:
+    """The group of a first occurrence, counted 0 (the UPDATE counts it); a no-op if it exists."""
+    from counterbalance_errors.models import ErrorGroup
+
+    now = record.created
+    group = ErrorGroup(
+        fingerprint=record.fingerprint,
+        exception_class=record.exception_class,
+        code=record.code,
+        status=record.status,
+        title=_cap(_title(record), 255),
+        traceback=record.traceback,
+        first_seen=now,
+        last_seen=now,
+        occurrence_count=0,
+        window_start=now,
+        window_count=0,
+    )
+    ErrorGroup.objects.using(alias).bulk_create([group], ignore_conflicts=True)
 
 
 def _count(alias: str, fp: str, now: datetime, cutoff: datetime) -> tuple[int, int] | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from counterbalance_errors import conf
+from counterbalance_errors import conf, recording
 from counterbalance_errors.catalog import ApiError
 from counterbalance_errors.profiles import CounterbalanceProfile, Profile, Rendered, get_profile
 
@@ -84,6 +84,8 @@ def render(request: Any, error: ApiError) -> tuple[Profile, Rendered]:
     state = attach(request, error)
     profile = get_profile()
     http_request = django_request(request) if request is not None else None
+    recording.remember_drf_data(request)
+    recording.store_unless_deferred(http_request, state)
     try:
         return profile, profile.render(error, state.logging_hash, http_request)
     except Exception:

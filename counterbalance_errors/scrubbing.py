@@ -94,6 +94,8 @@ _PAIR = re.compile(
     r"(?P<sep>\s*[:=]\s*)"
     r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s&,;\"'}\])]+)"
 )
+# ``KeyError: 'x'``, ``TokenExpiredError: ...``: exception names, not keys.
+_CLASS_NAME = re.compile(r"(Error|Exception|Warning)$")
 _SCHEME = re.compile(r"\b(Bearer|Basic|Digest|Token|ApiKey|Negotiate)\s+[\w\-.~+/]+=*", re.I)
 _URL_CREDENTIALS = re.compile(r"(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]*@", re.I)
 # PostgreSQL's and MariaDB's constraint details: Key (email)=(someone@example.com).
@@ -119,12 +121,23 @@ class Scrubber:
         text = _SCHEME.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
         text = _KEY_DETAIL.sub(lambda m: f"({m.group(1)})=({FILTERED})", text)
         text = _DUPLICATE_ENTRY.sub(lambda m: f"{m.group(1)}'{FILTERED}'", text)
-        return _PAIR.sub(self._hide_pair, text)
+        return self._hide_pairs(text)
 
-    def _hide_pair(self, match: re.Match[str]) -> str:
-        if not self.is_sensitive(match.group("name")):
-            return match.group(0)
-        return f"{match.group('key')}{match.group('sep')}{FILTERED}"
+    def _hide_pairs(self, text: str) -> str:
+        # Not re.sub: after a harmless key (``https:``, ``connect:``) the scan must resume
+        # right after its separator, inside what looked like its value.
+        parts: list[str] = []
+        position = 0
+        while (match := _PAIR.search(text, position)) is not None:
+            name = match.group("name")
+            if self.is_sensitive(name) and not _CLASS_NAME.search(name):
+                parts += [text[position : match.end("sep")], FILTERED]
+                position = match.end()
+            else:
+                parts.append(text[position : match.end("sep")])
+                position = match.end("sep")
+        parts.append(text[position:])
+        return "".join(parts)
 
     def scrub(self, data: Any) -> Any:
         """A JSON-safe copy of ``data`` with every sensitive key's value hidden, recursively.

@@ -82,6 +82,13 @@ elif _ENGINE == "mariadb":
     }
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+if _ENGINE != "sqlite":
+    # A second connection to the same test database, for the ISOLATED_DATABASE tests
+    # (tests/test_recording_transactions.py); unused unless a test names it.
+    DATABASES["counterbalance_isolated"] = {
+        **DATABASES["default"],
+        "TEST": {**DATABASES["default"]["TEST"], "MIRROR": "default"},
+    }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 REDIS_URL = os.environ.get("CB_REDIS_URL", "redis://127.0.0.1:6379/15")

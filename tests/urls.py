@@ -50,6 +50,7 @@ urlpatterns = [
     path("drf-real/", include("tests.views_drf")),
     path("rl/", include("tests.views_ratelimit")),
     path("profiles/", include("tests.views_profiles")),
+    path("errorlog/", include("tests.views_errorlog")),
 ]
 
 handler400 = "counterbalance_errors.views.bad_request"

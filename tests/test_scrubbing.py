@@ -1,0 +1,176 @@
+"""scrubbing.py: pure secret removal, tested without a database or a request."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from django.views.debug import SafeExceptionReporterFilter
+
+from counterbalance_errors.scrubbing import (
+    DEFAULT_TERMS,
+    FILTERED,
+    MAX_DEPTH,
+    MAX_ITEMS,
+    Scrubber,
+    normalise_key,
+)
+
+SENTRY_DEFAULT_DENYLIST = [
+    "password", "passwd", "secret", "api_key", "apikey", "auth", "credentials", "mysql_pwd",
+    "privatekey", "private_key", "token", "session", "csrftoken", "sessionid", "x_csrftoken",
+    "x_forwarded_for", "set_cookie", "cookie", "authorization", "proxy-authorization",
+    "x_api_key", "aiohttp_session", "connect.sid", "csrf_token", "csrf", "_csrf", "_csrf_token",
+    "PHPSESSID", "_session", "symfony", "user_session", "_xsrf", "XSRF-TOKEN",
+]  # fmt: skip
+SENTRY_PII_DENYLIST = ["x_forwarded_for", "x_real_ip", "ip_address", "remote_addr"]
+DJANGO_TERMS = ["API", "AUTH", "TOKEN", "KEY", "SECRET", "PASS", "SIGNATURE", "HTTP_COOKIE"]
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("X-Auth-Token", "x_auth_token"),
+        ("HTTP_X_API_KEY", "x_api_key"),
+        ("HTTP_COOKIE", "cookie"),
+        ("Proxy-Authorization", "proxy_authorization"),
+        ("  Password ", "password"),
+    ],
+)
+def test_normalise_key(key: str, expected: str) -> None:
+    assert normalise_key(key) == expected
+
+
+@pytest.mark.parametrize("key", SENTRY_DEFAULT_DENYLIST + SENTRY_PII_DENYLIST + DJANGO_TERMS)
+def test_union_of_django_sentry_and_pii_terms(key: str) -> None:
+    scrubber = Scrubber()
+    assert scrubber.is_sensitive(key)
+    assert scrubber.is_sensitive(f"HTTP_{key.upper()}")
+    assert scrubber.is_sensitive(f"user-{key}-value")
+
+
+def test_every_django_hidden_setting_match_is_sensitive() -> None:
+    # Django's own regex, on keys it would hide, never hides more than we do.
+    keys = ["MY_API_URL", "AUTH_USER", "GITHUB_TOKEN", "SIGNING_KEY", "DB_PASSWORD", "SIG"]
+    for key in keys:
+        if SafeExceptionReporterFilter.hidden_settings.search(key):
+            assert Scrubber().is_sensitive(key), key
+
+
+@pytest.mark.parametrize("key", ["page", "name", "email_verified", "q", "count", "Accept"])
+def test_ordinary_keys_are_kept(key: str) -> None:
+    assert not Scrubber().is_sensitive(key)
+
+
+def test_extra_terms_extend_the_defaults() -> None:
+    scrubber = Scrubber(["card-number", "IBAN"])
+    assert scrubber.is_sensitive("CARD_NUMBER")
+    assert scrubber.is_sensitive("billing.iban")
+    assert scrubber.is_sensitive("password")
+    assert set(DEFAULT_TERMS) <= set(scrubber.terms)
+
+
+def test_scrub_is_recursive_and_hides_whole_subtrees() -> None:
+    data = {
+        "user_password": "m1",
+        "nested": {"password": "m2", "profile": {"api_token": "m3", "name": "ok"}},
+        "items": [{"secret": "m4"}, {"value": ["deep", {"Authorization": "m5"}]}],
+        "credentials": {"anything": "m6"},
+        "note": "password=m7 and more",
+        7: "int key",
+    }
+    scrubbed = Scrubber().scrub(data)
+    text = json.dumps(scrubbed)
+    assert not re.search(r"m[1-7]\b", text), text
+    assert scrubbed["nested"]["profile"]["name"] == "ok"
+    assert scrubbed["credentials"] == FILTERED
+    assert scrubbed["note"] == f"password={FILTERED} and more"
+    assert scrubbed["7"] == "int key"
+
+
+def test_scrub_is_bounded_and_iterative() -> None:
+    deep: object = "bottom password=x"
+    for _ in range(10_000):
+        deep = [deep]
+    scrubbed = Scrubber().scrub({"a": deep, "wide": list(range(MAX_ITEMS + 50))})
+    assert "x" not in json.dumps(scrubbed)
+    node = scrubbed["a"]
+    for _ in range(MAX_DEPTH - 2):
+        node = node[0]
+    assert len(scrubbed["wide"]) == MAX_ITEMS + 1
+    assert "Truncated" in scrubbed["wide"][-1]
+
+
+def test_scrub_keeps_json_types_and_stringifies_the_rest() -> None:
+    scrubbed = Scrubber().scrub({"n": 1, "f": 1.5, "b": True, "none": None, "obj": object()})
+    assert scrubbed["n"] == 1
+    assert scrubbed["f"] == 1.5
+    assert scrubbed["b"] is True
+    assert scrubbed["none"] is None
+    assert scrubbed["obj"].startswith("<object object")
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("could not connect: password=hunter2", "hunter2"),
+        ('payload {"user_password": "hunter2", "name": "bob"}', "hunter2"),
+        ("Authorization: Bearer abc.def-ghi", "abc.def-ghi"),
+        ("X-Api-Key: k3y-value", "k3y-value"),
+        ("fetching https://alice:s3cr3t@example.com/path", "s3cr3t"),
+        ("GET /cb?access_token=tok123&page=2", "tok123"),
+        ("DETAIL:  Key (email)=(alice@example.com) already exists.", "alice@example.com"),
+        ("Duplicate entry 'alice@example.com' for key 'email'", "alice@example.com"),
+        ("sessionid='abc123'", "abc123"),
+        ("X-Forwarded-For=203.0.113.9", "203.0.113.9"),
+    ],
+)
+def test_scrub_text_hides_values_in_free_text(text: str, secret: str) -> None:
+    scrubbed = Scrubber().scrub_text(text)
+    assert secret not in scrubbed
+    assert FILTERED in scrubbed
+
+
+def test_scrub_text_keeps_ordinary_text() -> None:
+    text = "KeyError: 'widget' at page=2 name=bob"
+    assert Scrubber().scrub_text(text) == text
+
+
+def test_scrub_text_caps_and_stays_fast_on_hostile_input() -> None:
+    scrubber = Scrubber()
+    started = time.perf_counter()
+    for text in ("a" * 100_000, "a=" * 50_000, "http" * 25_000, "(a)=(" * 20_000):
+        assert len(scrubber.scrub_text(text)) < 2100
+    assert time.perf_counter() - started < 1
+
+
+def test_scrub_pairs_keeps_repeated_keys_and_hides_sensitive_ones() -> None:
+    pairs = [("tag", "a"), ("tag", "b"), ("tag", "c"), ("password", "x"), ("Access-Token", "y")]
+    assert Scrubber().scrub_pairs(pairs) == {
+        "tag": ["a", "b", "c"],
+        "password": FILTERED,
+        "Access-Token": FILTERED,
+    }
+
+
+def test_scrub_headers_stores_allow_listed_values_and_names_of_others() -> None:
+    headers = {
+        "User-Agent": "curl/8",
+        "Referer": "https://example.com/?token=abc123",
+        "Authorization": "Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+        "Cookie": "sessionid=s1; theme=dark",
+        "X-Custom": "custom-value",
+    }
+    scrubbed = Scrubber().scrub_headers(headers)
+    assert scrubbed["User-Agent"] == "curl/8"
+    assert scrubbed["Referer"] == f"https://example.com/?token={FILTERED}"
+    assert scrubbed["Authorization"] == FILTERED
+    assert scrubbed["Cookie"] == FILTERED
+    assert scrubbed["X-Custom"] == FILTERED
+
+
+def test_an_allow_listed_sensitive_header_is_still_hidden() -> None:
+    scrubbed = Scrubber().scrub_headers({"X-Api-Key": "k"}, stored=["X-Api-Key", "Accept"])
+    assert scrubbed == {"X-Api-Key": FILTERED}
