@@ -12,7 +12,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from wsgiref.handlers import SimpleHandler
@@ -21,8 +21,10 @@ from wsgiref.util import setup_testing_defaults
 import django
 import pytest
 from asgiref.sync import async_to_sync
+from django.core import signals
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import SimpleTestCase
 
 from counterbalance_errors.asgi import ErrorEnvelopeASGI
@@ -33,6 +35,17 @@ from tests.docexamples import Example, examples
 BAD_RFC2231 = "application/json; charset*=nonexist''abc"
 LONG_CONTENT_TYPE = "application/x-www-form-urlencoded; x=" + "a" * (10_001 - 37)
 DJANGO_6 = django.VERSION >= (6,)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_database_connection() -> Iterator[None]:
+    """Django's real handlers close "old" connections on request_started/finished; its test
+    client disconnects that receiver around each request, and so do these tests."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 # --- WSGI ----------------------------------------------------------------------------------
