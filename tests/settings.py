@@ -87,7 +87,7 @@ if _ENGINE != "sqlite":
     # (tests/test_recording_transactions.py); unused unless a test names it.
     DATABASES["counterbalance_isolated"] = {
         **DATABASES["default"],
-        "TEST": {**DATABASES["default"]["TEST"], "MIRROR": "default"},
+        "TEST": {"MIRROR": "default"},
     }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
