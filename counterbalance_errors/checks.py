@@ -239,3 +239,47 @@ def check_ratelimit_middleware(**kwargs: Any) -> list[CheckMessage]:
             id="counterbalance_errors.W009",
         )
     ]
+
+
+@register()
+def check_isolated_database(**kwargs: Any) -> list[CheckMessage]:
+    """``ISOLATED_DATABASE`` must be a second connection to ErrorLog's (non-SQLite) database."""
+    from django.db import connections, router
+
+    from counterbalance_errors.models import ErrorLog
+
+    alias = conf.get("ISOLATED_DATABASE")
+    if not alias:
+        return []
+    if alias not in connections.settings:
+        return [
+            Warning(
+                f"ISOLATED_DATABASE {alias!r} is not in DATABASES.",
+                hint="Add a second DATABASES entry with the same NAME, HOST and USER as the "
+                "database of ErrorLog, or remove the setting.",
+                id="counterbalance_errors.W010",
+            )
+        ]
+    isolated = connections.settings[alias]
+    target = connections.settings.get(router.db_for_write(ErrorLog) or "default", {})
+    if "sqlite" in str(isolated.get("ENGINE", "")):
+        return [
+            Warning(
+                f"ISOLATED_DATABASE {alias!r} is a SQLite database: it is not used.",
+                hint="A second connection to a SQLite file deadlocks on the first one's write "
+                "lock. Remove the setting; without it a logged error raised inside a "
+                "transaction is stored in a savepoint and logged as a JSON line.",
+                id="counterbalance_errors.W011",
+            )
+        ]
+    keys = ("ENGINE", "NAME", "HOST", "PORT")
+    if any(isolated.get(key) != target.get(key) for key in keys):
+        return [
+            Warning(
+                f"ISOLATED_DATABASE {alias!r} is not the database of ErrorLog.",
+                hint="Point it at the same ENGINE, NAME, HOST and PORT as the database that "
+                "holds ErrorLog; rows written through it go to that database's table.",
+                id="counterbalance_errors.W010",
+            )
+        ]
+    return []

@@ -298,7 +298,61 @@ def test_every_check_id_is_documented() -> None:
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "checks.md").read_text()
-    ids = ["E001", "E002", "E003", *(f"W00{i}" for i in range(1, 10))]
+    ids = ["E001", "E002", "E003", *(f"W00{i}" for i in range(1, 10)), "W010", "W011"]
 
     for check_id in ids:
         assert f"`{PREFIX}{check_id}`" in doc, check_id
+
+
+# --- W010-W011: ISOLATED_DATABASE (docs/logged-errors.md) ----------------------------------
+
+
+@pytest.fixture
+def extra_alias() -> Any:
+    from django.db import connections
+
+    added: list[str] = []
+
+    def add(alias: str, **database: Any) -> None:
+        connections.settings[alias] = {**connections["default"].settings_dict, **database}
+        added.append(alias)
+
+    yield add
+    for alias in added:
+        del connections.settings[alias]
+
+
+def test_w010_isolated_database_unknown_alias(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": "nowhere"}
+
+    assert "'nowhere' is not in DATABASES" in only("W010").msg
+
+
+def test_w010_isolated_database_of_another_database(settings: Any, extra_alias: Any) -> None:
+    extra_alias("elsewhere", ENGINE="django.db.backends.postgresql", NAME="other")
+    settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": "elsewhere"}
+
+    assert "is not the database of ErrorLog" in only("W010").msg
+
+
+def test_w011_isolated_database_on_sqlite(settings: Any, extra_alias: Any) -> None:
+    extra_alias("twin", ENGINE="django.db.backends.sqlite3")
+    settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": "twin"}
+
+    message = only("W011")
+
+    assert message.hint is not None
+    assert "deadlocks" in message.hint
+
+
+def test_w010_w011_silent_for_a_second_connection_to_the_same_server_database(
+    settings: Any, extra_alias: Any
+) -> None:
+    from django.db import connections
+
+    if connections["default"].vendor == "sqlite":
+        pytest.skip("a usable isolated alias needs PostgreSQL or MariaDB")
+    extra_alias("second")
+    settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": "second"}
+
+    assert not [m for m in ours() if m.id in (PREFIX + "W010", PREFIX + "W011")]
