@@ -105,6 +105,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # drf-spectacular subclasses the schema class in effect when a view is decorated, so the
+    # suite uses one class throughout (tests/test_openapi.py).
+    "DEFAULT_SCHEMA_CLASS": "counterbalance_errors.openapi.AutoSchema",
 }
 
 # The suite uses the local-memory cache for rate limits by default (a fresh machine may have
