@@ -7,12 +7,22 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, iscoroutinefunction
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.core.exceptions import BadRequest, DisallowedHost, PermissionDenied, RequestDataTooBig
+from django.db import IntegrityError
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.http.multipartparser import MultiPartParserError
 from django.test import AsyncRequestFactory, RequestFactory, SimpleTestCase
 from django.views.debug import ExceptionReporter
 
 from counterbalance_errors import catalog, responses
+from counterbalance_errors import middleware as module
 from counterbalance_errors.exceptions import ServiceUnavailable
 from counterbalance_errors.middleware import ErrorEnvelopeMiddleware
 from counterbalance_errors.testing import assert_error
@@ -209,3 +219,63 @@ def test_no_reporter_without_debug() -> None:
     request = RequestFactory().get("/plain/success/")
     ErrorEnvelopeMiddleware(ok)(request)
     assert not hasattr(request, "exception_reporter_class")
+
+
+# --- the pieces error_for_response is made of -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (None, None),
+        (Http404(), 404),
+        (PermissionDenied(), 403),
+        (DisallowedHost(), 400),
+        (BadRequest(), 400),
+        (MultiPartParserError(), 400),
+        (KeyError(), 500),
+        (IntegrityError(), 500),
+    ],
+)
+def test_django_status(exc: BaseException | None, status: int | None) -> None:
+    assert module.django_status(exc) == status
+
+
+def test_a_remembered_error_is_used_when_django_answered_it_with_its_own_status() -> None:
+    request = RequestFactory().get("/plain/success/")
+    responses.attach(request, catalog.from_exception(RequestDataTooBig()))
+    error = module.error_for_response(request, HttpResponse(status=400))
+    assert error.code == "RequestTooLarge"
+    # A response of another status is another error (e.g. a later middleware's).
+    assert module.error_for_response(request, HttpResponse(status=403)).code == "NotAuthorized"
+
+
+def test_a_400_for_a_disallowed_host_without_a_remembered_error(settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["good.example"]
+    request = RequestFactory().get("/plain/success/", headers={"Host": "evil.example"})
+    assert module.error_for_response(request, HttpResponse(status=400)).code == "InvalidHeader"
+    request = RequestFactory().get("/plain/success/", headers={"Host": "good.example"})
+    assert module.error_for_response(request, HttpResponse(status=400)).code == "BadRequest"
+
+
+def test_remembering_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(exc: BaseException) -> Any:
+        raise RuntimeError("catalog broke")
+
+    request = RequestFactory().get("/plain/success/")
+    monkeypatch.setattr(catalog, "from_exception", broken)
+    module.remember(request, KeyError("x"))
+    module.remember_uncaught_exception(None, request=None)
+    assert responses.get_state(request) is None
+
+
+def test_streaming_error_with_content_length_is_rewritten() -> None:
+    def streaming(request: HttpRequest) -> HttpResponseBase:
+        response = StreamingHttpResponse(iter([b"abc"]), status=500)
+        response["Content-Length"] = "3"
+        return response
+
+    response = ErrorEnvelopeMiddleware(streaming)(RequestFactory().get("/plain/success/"))
+    assert not response.has_header("Content-Length")
+    body = json.loads(b"".join(response.streaming_content))  # type: ignore[attr-defined]
+    assert body["error"]["code"] == "InternalError"
