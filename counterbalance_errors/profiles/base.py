@@ -8,6 +8,7 @@ the OpenAPI schema. It is the only place where conventions differ.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -43,6 +44,17 @@ HASH_PATTERN = "^[0-9a-f]{40}$"
 def header_value(value: object, limit: int = 512) -> str:
     """A header-safe value: printable ASCII only (no CR/LF, no control or non-ASCII bytes)."""
     return _UNSAFE_HEADER_CHARS.sub("", str(value))[:limit].strip()
+
+
+@functools.lru_cache(maxsize=8)
+def _node_header_value(node: str) -> str:
+    return header_value(node)
+
+
+def compute_node_header() -> str:
+    """The compute node as a header value, sanitised once per configured name: it goes on
+    every response, success included (docs/performance.md)."""
+    return _node_header_value(conf.compute_node())
 
 
 def ascii_text(value: object, limit: int) -> str:

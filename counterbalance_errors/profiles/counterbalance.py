@@ -6,14 +6,13 @@ from typing import Any, ClassVar
 
 from django.http import HttpRequest, HttpResponseBase
 
-from counterbalance_errors import conf
 from counterbalance_errors.catalog import ApiError
 from counterbalance_errors.profiles.base import (
     ERROR_OBJECT_SCHEMA,
     HASH_PATTERN,
     Profile,
+    compute_node_header,
     error_object,
-    header_value,
     string_header,
 )
 
@@ -49,7 +48,7 @@ class CounterbalanceProfile(Profile):
     def response_headers(
         self, request: HttpRequest | None, response: HttpResponseBase
     ) -> dict[str, str]:
-        return {self.node_header: header_value(conf.compute_node())}
+        return {self.node_header: compute_node_header()}
 
     def body_schema(self) -> dict[str, Any] | None:
         return {

@@ -7,7 +7,12 @@ from typing import Any
 from django.http import HttpRequest, HttpResponseBase
 
 from counterbalance_errors import conf
-from counterbalance_errors.profiles.base import header_value, request_id, string_header
+from counterbalance_errors.profiles.base import (
+    compute_node_header,
+    header_value,
+    request_id,
+    string_header,
+)
 from counterbalance_errors.profiles.counterbalance import CounterbalanceProfile
 
 
@@ -32,7 +37,7 @@ class GreenStackProfile(CounterbalanceProfile):
         self, request: HttpRequest | None, response: HttpResponseBase
     ) -> dict[str, str]:
         headers = {
-            self.node_header: header_value(conf.compute_node()),
+            self.node_header: compute_node_header(),
             "X-Green-Stack-Request-ID": request_id(request),
         }
         gateway = conf.get("GATEWAY_NODE")
