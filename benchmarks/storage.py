@@ -76,6 +76,34 @@ def _logical_bytes() -> int:
     return total
 
 
+def _tracebacks() -> tuple[int, int]:
+    """(stored tracebacks, their bytes) over every table that has a traceback column."""
+    from django.db.models import Sum
+    from django.db.models.functions import Length
+
+    count = total = 0
+    for model in _models():
+        if "traceback" not in {field.name for field in model._meta.concrete_fields}:
+            continue
+        stored = model._default_manager.exclude(traceback="")
+        count += stored.count()
+        total += stored.aggregate(n=Sum(Length("traceback")))["n"] or 0
+    return count, total
+
+
+def commit_floor(n: int) -> dict[str, Any]:
+    """Seconds for one committed single-row INSERT on this database: the disk's share."""
+    from django.db import connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS cb_bench_probe (x integer)")
+    started = time.perf_counter()
+    for _ in range(n):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("INSERT INTO cb_bench_probe (x) VALUES (1)")
+    return {"seconds": (time.perf_counter() - started) / n}
+
+
 def _physical_bytes() -> int | None:
     """Bytes on disk of the app's tables and their indexes."""
     from django.db import connection
@@ -122,11 +150,16 @@ def storm(worker: Worker, kind: str, n: int, settings: dict[str, Any]) -> dict[s
         for make_environ in environs:
             worker._request(make_environ())
         seconds = time.perf_counter() - started
+    if not worker.last_status.startswith("500"):
+        raise RuntimeError(f"the storm's errors answered {worker.last_status}, not 500")
     after = _physical_bytes()
+    tracebacks, traceback_bytes = _tracebacks()
     return {
         "errors": n,
         "seconds": seconds,
         "rows": {model.__name__: model._default_manager.count() for model in _models()},
         "logical_bytes": _logical_bytes(),
         "physical_bytes": None if before is None or after is None else after - before,
+        "tracebacks": tracebacks,
+        "traceback_bytes": traceback_bytes,
     }
