@@ -5,8 +5,11 @@ Put it FIRST in ``MIDDLEWARE``. It
 * answers exceptions raised by views with the envelope (``process_exception``), except 5xx,
   which it leaves to Django so that ``got_request_exception`` fires once and ``django.request``
   logs the traceback; ``handler500`` (or, under ``DEBUG``, the rewrite below) envelopes them;
-* rewrites, in place, every error response that is not an envelope yet (URL resolver 404s
-  under ``DEBUG``, 405s returned by views, errors from other middleware, technical pages);
+* rewrites, in place, every error response that is not an envelope yet (URL resolver 404s,
+  405s returned by views, errors from other middleware, technical pages), keeping the error
+  of the exception behind it: under ``DEBUG`` a per-request exception reporter remembers the
+  exception Django's technical page shows;
+* answers an exception that escaped Django's own error handling below it;
 * adds the profile's headers to every response.
 
 It never raises: if its own work fails, the response passes through unchanged.
