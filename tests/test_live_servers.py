@@ -44,7 +44,13 @@ def wait_for(port: int, process: subprocess.Popen[bytes], timeout: float = 15.0)
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, int]]:
     """Both servers, started in parallel (one start-up time, not two)."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PYTHONPATH": str(ROOT),
+        # In-memory SQLite whatever CB_DATABASE says: the servers must not write to a shared DB.
+        "CB_DATABASE": "sqlite",
+    }
     started: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
     try:
         for name, args in SERVERS.items():
