@@ -109,3 +109,18 @@ def test_sync_view_under_asgi_is_not_interrupted(settings: Any) -> None:
 def test_budget_setting(settings: Any, profile: str, budget: Any, expected: float | None) -> None:
     use_profile(settings, profile, TIME_BUDGET=budget)
     assert get_profile().budget() == expected
+
+
+def test_a_timeout_error_that_is_not_the_budgets_propagates(settings: Any) -> None:
+    from asgiref.sync import async_to_sync
+    from django.test import RequestFactory
+
+    from counterbalance_errors.budget import within_budget
+
+    use_profile(settings, "green_stack")
+
+    async def get_response(request: Any) -> Any:
+        raise TimeoutError("from below")
+
+    with pytest.raises(TimeoutError, match="from below"):
+        async_to_sync(within_budget)(get_response, RequestFactory().get("/"))

@@ -216,3 +216,23 @@ def test_example_project_serves_a_valid_schema(settings: Any) -> None:
     checkout = spec["paths"]["/api/checkout/"]["get"]["responses"]
     assert "RequestThrottled" in checkout["420"]["content"]["application/json"]["examples"]
     assert checkout["420"]["headers"]["Retry-After"]
+
+
+def test_excluded_operations_stay_excluded() -> None:
+    from counterbalance_errors.openapi import AutoSchema
+
+    class Excluding(AutoSchema):
+        def is_excluded(self) -> bool:
+            return True
+
+    assert Excluding().get_operation("/h/", "/h/", "", "GET", None) is None
+
+
+@pytest.mark.usefixtures("spectacular")
+def test_green_stack_documents_gateway_and_realm_when_configured(settings: Any) -> None:
+    use_profile(settings, "green_stack", GATEWAY_NODE="gw-1", REALM="eu")
+    headers = generate()["paths"]["/o/crash/"]["get"]["responses"]["200"]["headers"]
+    assert {"X-Green-Stack-Gateway-Node", "X-Green-Stack-Realm"} <= set(headers)
+    use_profile(settings, "green_stack")
+    headers = generate()["paths"]["/o/crash/"]["get"]["responses"]["200"]["headers"]
+    assert not {"X-Green-Stack-Gateway-Node", "X-Green-Stack-Realm"} & set(headers)
