@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import display_for_value
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -136,12 +137,12 @@ class ErrorLogAdmin(ReadOnlyAdmin):
         return obj.group.occurrence_count
 
     @admin.display(description=_("first seen"))
-    def group_first_seen(self, obj: ErrorLog) -> Any:
-        return obj.group.first_seen
+    def group_first_seen(self, obj: ErrorLog) -> str:
+        return display_for_value(obj.group.first_seen, self.get_empty_value_display())
 
     @admin.display(description=_("last seen"))
-    def group_last_seen(self, obj: ErrorLog) -> Any:
-        return obj.group.last_seen
+    def group_last_seen(self, obj: ErrorLog) -> str:
+        return display_for_value(obj.group.last_seen, self.get_empty_value_display())
 
     @admin.display(description=_("exception message"))
     def exception_message_display(self, obj: ErrorLog) -> SafeString | str:
