@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from counterbalance_errors.profiles import BUILTIN
-from tests.docexamples import DOCS
+from tests.docexamples import DOCS, _split
+from tests.docexamples import _same as same
 from tests.profiletools import HASH, call, content_md5, use_profile
 
 #: The settings the examples are written with (the docs say so).
@@ -50,11 +51,6 @@ class Example:
     body: str
 
 
-def _split(block: str) -> tuple[list[str], str]:
-    head, _, body = block.partition("\n\n")
-    return [line for line in head.splitlines() if line.strip()], body.strip()
-
-
 def examples() -> list[Example]:
     text = (DOCS / "profiles.md").read_text()
     found = []
@@ -80,24 +76,6 @@ def examples() -> list[Example]:
                 )
             )
     return found
-
-
-def same(documented: Any, actual: Any) -> bool:
-    if isinstance(documented, str) and HASH.match(documented):
-        return isinstance(actual, str) and bool(HASH.match(actual))
-    if isinstance(documented, dict):
-        return (
-            isinstance(actual, dict)
-            and list(documented) == list(actual)
-            and all(same(v, actual[k]) for k, v in documented.items())
-        )
-    if isinstance(documented, list):
-        return (
-            isinstance(actual, list)
-            and len(documented) == len(actual)
-            and all(same(d, a) for d, a in zip(documented, actual, strict=True))
-        )
-    return bool(documented == actual)
 
 
 def check_header(name: str, documented: str, response: Any) -> None:
