@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.core.signals import got_request_exception
 from django.db import connections
 from django.test import AsyncClient, Client, SimpleTestCase, override_settings
 from django.test.client import encode_multipart
@@ -54,18 +53,6 @@ def assert_clean(response: Any) -> None:
     text = response.content.decode()
     assert not any(leak in text for leak in LEAKS), text
     assert response["X-Counterbalance-Compute-Node"]
-
-
-@pytest.fixture
-def signals_sent() -> Any:
-    sent: list[Any] = []
-
-    def receiver(**kwargs: Any) -> None:
-        sent.append(kwargs)
-
-    got_request_exception.connect(receiver)
-    yield sent
-    got_request_exception.disconnect(receiver)
 
 
 # --- J1 / J2: 404s -------------------------------------------------------------------------

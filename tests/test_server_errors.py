@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.core.signals import got_request_exception
 from django.test import AsyncClient, Client
 
 from counterbalance_errors import catalog
@@ -53,18 +52,6 @@ def call(transport: str, url: str, headers: dict[str, str]) -> Any:
         client: Any = AsyncClient(raise_request_exception=False)
         return async_to_sync(client.get)(url, headers=headers)
     return Client(raise_request_exception=False).get(url, headers=headers)
-
-
-@pytest.fixture
-def signals_sent() -> Any:
-    sent: list[dict[str, Any]] = []
-
-    def receiver(**kwargs: Any) -> None:
-        sent.append(kwargs)
-
-    got_request_exception.connect(receiver)
-    yield sent
-    got_request_exception.disconnect(receiver)
 
 
 def request_records(caplog: pytest.LogCaptureFixture) -> list[Any]:
