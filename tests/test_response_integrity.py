@@ -11,6 +11,7 @@ import re
 import warnings
 from typing import Any
 
+import django
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
@@ -204,8 +205,14 @@ def test_compute_node_with_crlf_and_unicode_is_sanitised(
 @pytest.mark.parametrize("transport", ["wsgi", "asgi"])
 def test_a_reason_phrase_with_crlf_is_replaced(transport: str, debug: bool) -> None:
     response = call(transport, "get", "/dj/reason-with-crlf/")
-    assert_error(response, "Conflict", status=409)
-    assert response.reason_phrase == "Conflict"
+    if django.VERSION >= (6,):
+        # Django 6 refuses the reason phrase in the view (BadHeaderError): J19, a 500.
+        assert_error(response, "InternalError", status=500)
+        assert response.reason_phrase == "Internal Server Error"
+    else:
+        # Django 5.2 accepts it (response splitting under wsgiref); the rewrite replaces it.
+        assert_error(response, "Conflict", status=409)
+        assert response.reason_phrase == "Conflict"
 
 
 @pytest.mark.parametrize("transport", ["wsgi", "asgi"])
