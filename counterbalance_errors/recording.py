@@ -37,10 +37,11 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models import Case, DateTimeField, F, PositiveIntegerField, Value, When
-from django.http import HttpRequest, RawPostDataException
+from django.http import HttpRequest, QueryDict, RawPostDataException
 from django.utils import timezone
 from django.utils.functional import empty
 from django.views.debug import SafeExceptionReporterFilter
+from rest_framework.request import Empty
 
 from counterbalance_errors import conf
 from counterbalance_errors.scrubbing import FILTERED, TRUNCATED, Scrubber
@@ -178,12 +179,9 @@ def _cap(text: str, limit: int) -> str:
 
 
 def _scrubber() -> Scrubber:
-    extra = [*conf.get("SCRUB_KEYS")]
-    for name in ("SESSION_COOKIE_NAME", "CSRF_COOKIE_NAME", "CSRF_HEADER_NAME"):
-        value = getattr(settings, name, None)
-        if isinstance(value, str):
-            extra.append(value)
-    return Scrubber(extra)
+    names = ("SESSION_COOKIE_NAME", "CSRF_COOKIE_NAME", "CSRF_HEADER_NAME")
+    custom = [str(getattr(settings, name, "") or "") for name in names]
+    return Scrubber([*conf.get("SCRUB_KEYS"), *custom])
 
 
 def format_traceback(exception: BaseException, scrubber: Scrubber) -> str:
@@ -192,22 +190,23 @@ def format_traceback(exception: BaseException, scrubber: Scrubber) -> str:
     Source lines are kept as they are; only messages (and notes) carry request data.
     """
     te = traceback.TracebackException.from_exception(exception, capture_locals=False)
-    seen: set[int] = set()
-    pending = [te]
+    pending = [te]  # TracebackException already breaks cycles in the chain
+    scrub_all = False
     while pending:
         current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
         message = getattr(current, "_str", None)
         if isinstance(message, str):
             current._str = scrubber.scrub_text(message, MAX_EXCEPTION_MESSAGE)  # type: ignore[attr-defined]
+        else:  # pragma: no cover - a Python whose TracebackException has no _str
+            scrub_all = True
         notes = getattr(current, "__notes__", None)
         if isinstance(notes, list):
             current.__notes__ = [scrubber.scrub_text(str(n), 500) for n in notes]
         pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
         pending.extend(getattr(current, "exceptions", None) or ())
     text = "".join(te.format())
+    if scrub_all:  # pragma: no cover - see above
+        text = scrubber.scrub_text(text, None)
     if len(text) > MAX_TRACEBACK:
         # The end (the frame that raised, the message) matters most.
         text = TRUNCATED + text[-MAX_TRACEBACK:]
@@ -329,7 +328,7 @@ def request_body(request: HttpRequest, scrubber: Scrubber, limit: int) -> Any:
             except (ValueError, RecursionError):
                 return "[not stored: not valid JSON]"
         data = scrubber.scrub(_hide_post_parameters(parsed, request))
-    if len(json.dumps(data, default=str)) > limit:
+    if len(json.dumps(data, default=str, ensure_ascii=False).encode()) > limit:
         return f"[not stored: over the {limit}-byte limit once parsed]"
     return data
 
@@ -392,8 +391,9 @@ def defer(request: HttpRequest) -> None:
 def remember_drf_data(request: Any) -> None:
     """Keep a DRF request's parsed body on the Django request (for JSON bodies)."""
     http_request = getattr(request, "_request", None)
-    data = getattr(request, "_full_data", empty)
-    if http_request is None or data is empty or data.__class__.__name__ == "Empty":
+    data = getattr(request, "_full_data", Empty)
+    # Empty: never parsed. An empty QueryDict: DRF's placeholder after a parse error.
+    if http_request is None or data is Empty or (isinstance(data, QueryDict) and not data):
         return
     setattr(http_request, DRF_DATA_ATTR, data)
 

@@ -166,3 +166,11 @@ def test_ages(age: str, expected: timedelta) -> None:
 def test_purge_rejects_bad_arguments(args: list[str]) -> None:
     with pytest.raises(CommandError):
         run("errorlog_purge", *args)
+
+
+def test_errorlog_entry_without_traceback_and_with_a_body_note(client: Client) -> None:
+    response = client.post("/drf/raise/conflict/", b'{"broken', content_type="application/json")
+    text = run("errorlog", hash_of(response))
+    assert "status, code: 409 Conflict" in text
+    assert "Body:\n[not stored: not valid JSON]" in text
+    assert "Traceback" not in text

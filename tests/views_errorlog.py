@@ -49,6 +49,18 @@ def form_fail(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
+@sensitive_post_parameters()
+def all_sensitive_fail(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("every parameter is sensitive")
+
+
+@csrf_exempt
+def stream_fail(request: HttpRequest) -> HttpResponse:
+    request.read()  # the body is consumed as a stream: request.body can no longer be read
+    raise RuntimeError("read as a stream")
+
+
+@csrf_exempt
 @sensitive_variables("pin_code")
 def locals_fail(request: HttpRequest) -> HttpResponse:
     pin_code = request.headers.get("X-Pin", "")
@@ -109,6 +121,8 @@ urlpatterns = [
     path("read-then-fail/", ReadThenFailView.as_view()),
     path("plain-json-fail/", plain_json_fail),
     path("form-fail/", form_fail),
+    path("all-sensitive-fail/", all_sensitive_fail),
+    path("stream-fail/", stream_fail),
     path("locals-fail/", locals_fail),
     path("message-fail/", message_fail),
     path("broken-atomic/", broken_atomic),

@@ -60,8 +60,6 @@ def as_json(entry: ErrorLog) -> dict[str, Any]:
 
 
 def _block(value: Any) -> str:
-    if value in (None, "", [], {}):
-        return "-"
     if isinstance(value, str):
         return value
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
