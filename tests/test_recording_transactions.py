@@ -150,12 +150,18 @@ def test_inside_a_broken_atomic_block_nothing_raises(
     assert not ErrorLog.objects.exists()
 
 
-@pytest.mark.parametrize("status", [500, 409])
-def test_a_middleware_that_rolls_back_error_responses(
-    client: Client, settings: Any, caplog: pytest.LogCaptureFixture, status: int
-) -> None:
+@pytest.fixture(params=[500, 409], ids=["500", "409"])
+def under_rollback_middleware(request: pytest.FixtureRequest, settings: Any) -> tuple[int, str]:
+    """A middleware above ours rolls back error responses; (status, path) of the error."""
     settings.MIDDLEWARE = [ROLLBACK_MIDDLEWARE, *settings.MIDDLEWARE]
-    path = "/plain/raise/unhandled/" if status == 500 else "/plain/raise/conflict/"
+    status = int(request.param)
+    return status, "/plain/raise/unhandled/" if status == 500 else "/plain/raise/conflict/"
+
+
+def test_a_middleware_that_rolls_back_error_responses(
+    client: Client, caplog: pytest.LogCaptureFixture, under_rollback_middleware: tuple[int, str]
+) -> None:
+    status, path = under_rollback_middleware
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
         response = client.get(path)
     assert response.status_code == status
@@ -165,12 +171,13 @@ def test_a_middleware_that_rolls_back_error_responses(
 
 @needs_server_database
 @with_isolated_database
-@pytest.mark.parametrize("status", [500, 409])
 def test_isolated_database_commits_despite_an_outer_rollback(
-    client: Client, settings: Any, caplog: pytest.LogCaptureFixture, status: int
+    client: Client,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+    under_rollback_middleware: tuple[int, str],
 ) -> None:
-    settings.MIDDLEWARE = [ROLLBACK_MIDDLEWARE, *settings.MIDDLEWARE]
-    path = "/plain/raise/unhandled/" if status == 500 else "/plain/raise/conflict/"
+    status, path = under_rollback_middleware
     with isolated_database(settings), caplog.at_level(logging.WARNING):
         response = client.get(path)
     assert entry(response).status == status
