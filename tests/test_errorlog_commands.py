@@ -174,3 +174,13 @@ def test_errorlog_entry_without_traceback_and_with_a_body_note(client: Client) -
     assert "status, code: 409 Conflict" in text
     assert "Body:\n[not stored: not valid JSON]" in text
     assert "Traceback" not in text
+
+
+def test_purge_function_without_progress(client: Client) -> None:
+    from counterbalance_errors import recording
+
+    make_entries(client, "/plain/raise/unhandled/", 3, days_old=40)
+    purged = recording.purge(timezone.now() - timedelta(days=30), batch_size=2, commit=True)
+    assert purged == recording.Purged(entries=3, groups=1, batches=2)
+    assert not ErrorLog.objects.exists()
+    assert not ErrorGroup.objects.exists()

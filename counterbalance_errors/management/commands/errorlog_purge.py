@@ -1,24 +1,22 @@
 """``manage.py errorlog_purge --older-than 30d``: retention for logged errors.
 
-A dry run unless ``--commit``. Deletes in primary-key batches, each its own short statement,
-so it never holds long locks; error groups left without entries and not seen since the cutoff
-go too. Never run on the request path: schedule it (cron, celery beat).
+A dry run unless ``--commit``. The deleting is :func:`counterbalance_errors.recording.purge`:
+primary-key batches, each its own short statement, so it never holds long locks; error groups
+left without entries and not seen since the cutoff go too. Never run on the request path:
+schedule it (cron, celery beat).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import DEFAULT_DB_ALIAS, router
-from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from counterbalance_errors import conf
-from counterbalance_errors.models import ErrorGroup, ErrorLog
+from counterbalance_errors import conf, recording
 
 _AGE = re.compile(r"(\d+)\s*([smhdw]?)")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "days"}
@@ -84,70 +82,30 @@ class Command(BaseCommand):
         age = options["older_than"] or timedelta(days=conf.get("RETENTION_DAYS"))
         keep: int = options["keep_per_fingerprint"]
         batch_size: int = options["batch_size"]
-        commit: bool = options["commit"]
-        database = options["database"] or router.db_for_write(ErrorLog) or DEFAULT_DB_ALIAS
         cutoff = timezone.now() - age
 
-        querysets = list(_deletable(database, cutoff, keep))
-        groups = ErrorGroup.objects.using(database).filter(last_seen__lt=cutoff)
+        def progress(count: int, batches: int) -> None:
+            if options["verbosity"] >= 2:
+                self.stdout.write(f"  deleted {count} in {batches} batch(es)")
+
+        result = recording.purge(
+            cutoff,
+            keep=keep,
+            batch_size=batch_size,
+            commit=options["commit"],
+            database=options["database"],
+            progress=progress,
+        )
         scope = f"older than {cutoff.isoformat(timespec='seconds')}"
         if keep:
             scope += f", keeping the newest {keep} per fingerprint"
-        if not commit:
-            entries = sum(qs.count() for qs in querysets)
-            if keep:
-                groups = groups.filter(~Exists(ErrorLog.objects.filter(group=OuterRef("pk"))))
+        if not options["commit"]:
             self.stdout.write(
-                f"Dry run: would delete {entries} logged error(s) {scope}, and "
-                f"{groups.count()} error group(s) left empty. Run again with --commit to delete."
+                f"Dry run: would delete {result.entries} logged error(s) {scope}, and "
+                f"{result.groups} error group(s) left empty. Run again with --commit to delete."
             )
             return
-        deleted = batches = 0
-        for queryset in querysets:
-            count, runs = _delete_in_batches(database, queryset, batch_size, ErrorLog)
-            deleted += count
-            batches += runs
-            if runs and options["verbosity"] >= 2:
-                self.stdout.write(f"  deleted {count} in {runs} batch(es)")
-        empty = groups.filter(~Exists(ErrorLog.objects.filter(group=OuterRef("pk"))))
-        deleted_groups, _ = _delete_in_batches(database, empty, batch_size, ErrorGroup)
         self.stdout.write(
-            f"Deleted {deleted} logged error(s) {scope}, in {batches} batch(es) of at most "
-            f"{batch_size}, and {deleted_groups} empty error group(s)."
+            f"Deleted {result.entries} logged error(s) {scope}, in {result.batches} batch(es) "
+            f"of at most {batch_size}, and {result.groups} empty error group(s)."
         )
-
-
-def _deletable(database: str, cutoff: datetime, keep: int) -> list[QuerySet[ErrorLog]]:
-    """The entries to delete: all old ones, or per fingerprint those behind its newest ``keep``."""
-    old = ErrorLog.objects.using(database).filter(created__lt=cutoff)
-    if not keep:
-        return [old]
-    querysets = []
-    fingerprints = old.order_by().values_list("fingerprint", flat=True).distinct()
-    for fp in fingerprints.iterator():
-        newest = (
-            ErrorLog.objects.using(database)
-            .filter(fingerprint=fp)
-            .order_by("-created", "-pk")
-            .values_list("created", "pk")[keep - 1 : keep]
-        )
-        boundary = list(newest)
-        if not boundary:
-            continue  # fewer than `keep` entries: all kept
-        created, pk = boundary[0]
-        behind = Q(created__lt=created) | Q(created=created, pk__lt=pk)
-        querysets.append(old.filter(behind, fingerprint=fp))
-    return querysets
-
-
-def _delete_in_batches(
-    database: str, queryset: QuerySet[Any], batch_size: int, model: type[Any]
-) -> tuple[int, int]:
-    deleted = runs = 0
-    while True:
-        pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not pks:
-            return deleted, runs
-        model.objects.using(database).filter(pk__in=pks).delete()
-        deleted += len(pks)
-        runs += 1
