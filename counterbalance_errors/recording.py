@@ -34,6 +34,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models import Case, DateTimeField, F, PositiveIntegerField, Value, When
@@ -41,6 +42,7 @@ from django.http import HttpRequest, QueryDict, RawPostDataException
 from django.utils import timezone
 from django.utils.functional import empty
 from django.views.debug import SafeExceptionReporterFilter
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Empty
 
 from counterbalance_errors import conf
@@ -333,6 +335,18 @@ def request_body(request: HttpRequest, scrubber: Scrubber, limit: int) -> Any:
     return data
 
 
+_VALIDATION_ERRORS = (DjangoValidationError, DRFValidationError)
+
+
+def _details(error: ApiError, scrubber: Scrubber) -> Any:
+    """Validation details; a sensitive field's message may echo its value, so it is hidden."""
+    details = [d.as_dict() for d in error.details]
+    for detail in details:
+        if scrubber.is_sensitive(detail["field"]):
+            detail["message"] = FILTERED
+    return scrubber.scrub(details)
+
+
 def build(state: ErrorState, request: HttpRequest | None) -> Record:
     """The scrubbed record of ``state``'s error (never raises; missing parts stay empty)."""
     error: ApiError = state.error
@@ -345,14 +359,17 @@ def build(state: ErrorState, request: HttpRequest | None) -> Record:
         code=error.code[:64],
         fingerprint=_attempt("", lambda: fingerprint(exception, error.status, error.code)),
         message=_attempt("", lambda: scrubber.scrub_text(str(error.message), MAX_MESSAGE)),
-        details=_attempt([], lambda: scrubber.scrub([d.as_dict() for d in error.details])),
+        details=_attempt([], lambda: _details(error, scrubber)),
         compute_node=_attempt("", lambda: conf.compute_node()[:255]),
     )
     if exception is not None:
         record.exception_class = qualified_name(type(exception))[:255]
-        record.exception_message = _attempt(
-            "", lambda: scrubber.scrub_text(str(exception), MAX_EXCEPTION_MESSAGE)
-        )
+        if not isinstance(exception, _VALIDATION_ERRORS):
+            # A validation error's text is the repr of its details, values and all; the
+            # details are stored instead, scrubbed field by field.
+            record.exception_message = _attempt(
+                "", lambda: scrubber.scrub_text(str(exception), MAX_EXCEPTION_MESSAGE)
+            )
         if error.is_server_error and exception.__traceback__ is not None:
             record.traceback = _attempt("", lambda: format_traceback(exception, scrubber))
             if conf.get("CAPTURE_LOCALS"):

@@ -166,6 +166,15 @@ def test_exception_messages(client: Client, admin_client_view: Client) -> None:
     assert "login failed password=[Filtered]" in row.traceback
 
 
+def test_validation_messages_of_sensitive_fields(client: Client, admin_client_view: Client) -> None:
+    response = client.get("/errorlog/validation-echo/", {"api_token": marker("validation")})
+    row = assert_nowhere(response, admin_client_view)
+    assert {d["field"]: d["message"] for d in row.details} == {
+        "api_token": FILTERED,
+        "name": "Bad.",
+    }
+
+
 def test_over_the_size_limit_no_body_is_stored(client: Client, settings: Any) -> None:
     settings.COUNTERBALANCE_ERRORS = {"MAX_BODY_BYTES": 100}
     payload = {"comment": "x" * 200, "other": marker("big")}

@@ -12,6 +12,7 @@ from django.urls import path
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -74,6 +75,12 @@ def message_fail(request: HttpRequest) -> HttpResponse:
     raise ValueError(request.GET.get("message", ""))
 
 
+def validation_echo(request: HttpRequest) -> HttpResponse:
+    """A validator that echoes the submitted value in its message, as many do."""
+    value = request.GET.get("api_token", "")
+    raise ValidationError({"api_token": [f"“{value}” is not a valid token."], "name": ["Bad."]})
+
+
 @csrf_exempt
 def broken_atomic(request: HttpRequest) -> HttpResponse:
     """An IntegrityError breaks the atomic block (no savepoint); then the view fails."""
@@ -126,6 +133,7 @@ urlpatterns = [
     path("locals-fail/", locals_fail),
     path("message-fail/", message_fail),
     path("broken-atomic/", broken_atomic),
+    path("validation-echo/", validation_echo),
     path("markup-fail/", markup_fail),
     path("returns-conflict/", ReturnsConflictView.as_view()),
     path("ok/", ok),
