@@ -40,6 +40,9 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 HASH_PATTERN = "^[0-9a-f]{40}$"
 
+# One encoder for every error body: json.dumps builds a new one per call for these options.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 def header_value(value: object, limit: int = 512) -> str:
     """A header-safe value: printable ASCII only (no CR/LF, no control or non-ASCII bytes)."""
@@ -236,7 +239,7 @@ class Profile:
         return {}
 
     def encode(self, body: Any) -> bytes:
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        return _ENCODER.encode(body).encode()
 
     def render(
         self, error: ApiError, logging_hash: str | None, request: HttpRequest | None = None
