@@ -38,7 +38,7 @@ test-browser: venv
 
 # The newest Django 6.x on the newest Python available (Django 6 needs Python >= 3.12).
 test-django6:
-	$(MAKE) test VENV=.venv-django6 PIP_EXTRA="django>=6,<7" PYTEST_ARGS="-q --cov-fail-under=0 $(PYTEST_ARGS)"
+	$(MAKE) test VENV=.venv-django6 PIP_EXTRA="'django>=6,<7'" PYTEST_ARGS="-q --cov-fail-under=0 $(PYTEST_ARGS)"
 
 lint: venv
 	$(BIN)/ruff check .
