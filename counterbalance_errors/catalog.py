@@ -218,12 +218,28 @@ def clamp_retry_after(seconds: float | None, default: int) -> int:
 
 
 def from_status(status: int, *, headers: Mapping[str, str] | None = None) -> ApiError:
-    """The error for a response that carries only a status (a view returned it)."""
+    """The error for a response that carries only a status (a view returned it).
+
+    A 429 or 503 says when to retry (SPEC §3), as a raised one does; a ``Retry-After`` the
+    response already has is kept (:func:`counterbalance_errors.responses.apply`).
+    """
     code = STATUS_CODES.get(status)
     if code is None:
         code = "InternalError" if status >= 500 else "BadRequest"
     entry = CATALOG[code]
-    return ApiError(status=status, code=code, message=entry.message, headers=headers or {})
+    return ApiError(
+        status=status,
+        code=code,
+        message=entry.message,
+        headers=headers or {},
+        retry_after=_DEFAULT_RETRY_AFTER.get(status),
+    )
+
+
+_DEFAULT_RETRY_AFTER = {
+    429: DEFAULT_THROTTLE_RETRY_AFTER,
+    503: DEFAULT_UNAVAILABLE_RETRY_AFTER,
+}
 
 
 # ``{"detail": ...}`` is DRF's error body; djangorestframework-simplejwt adds "code" and

@@ -159,6 +159,8 @@ def apply(response: HttpResponseBase, rendered: Rendered) -> None:
     if rendered.content_type is not None:
         response["Content-Type"] = rendered.content_type
     for name, value in rendered.headers.items():
+        if name == "Retry-After" and response.has_header(name):
+            continue  # the view's own (or another middleware's) answer knows better
         response[name] = value
     setattr(response, ENVELOPE_ATTR, True)
 

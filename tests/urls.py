@@ -51,6 +51,8 @@ urlpatterns = [
     path("rl/", include("tests.views_ratelimit")),
     path("profiles/", include("tests.views_profiles")),
     path("errorlog/", include("tests.views_errorlog")),
+    path("logged-fixes/", include("tests.views_logged_fixes")),
+    path("retry/", include("tests.views_retry")),
 ]
 
 handler400 = "counterbalance_errors.views.bad_request"

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from counterbalance_errors.catalog import DEFAULT_UNAVAILABLE_RETRY_AFTER, ApiError
+from counterbalance_errors.catalog import ApiError
 from counterbalance_errors.profiles.base import Profile, message_with_details
 
 
@@ -37,14 +37,6 @@ class NumericProfile(Profile):
         request: HttpRequest | None = None,
     ) -> Any:
         return {"code": status, "message": message_with_details(error)}
-
-    def error_headers(
-        self, error: ApiError, status: int, logging_hash: str | None
-    ) -> dict[str, str]:
-        headers = super().error_headers(error, status, logging_hash)
-        if status == 503:
-            headers.setdefault("Retry-After", str(DEFAULT_UNAVAILABLE_RETRY_AFTER))
-        return headers
 
     def body_schema(self) -> dict[str, Any] | None:
         return {

@@ -1,0 +1,42 @@
+"""A 429 or 503 a view *returns* says when to retry, as a raised one does (SPEC §3, §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from counterbalance_errors.catalog import (
+    DEFAULT_THROTTLE_RETRY_AFTER,
+    DEFAULT_UNAVAILABLE_RETRY_AFTER,
+)
+from counterbalance_errors.profiles import BUILTIN
+
+pytestmark = pytest.mark.django_db
+
+DEFAULTS = {429: DEFAULT_THROTTLE_RETRY_AFTER, 503: DEFAULT_UNAVAILABLE_RETRY_AFTER}
+
+
+@pytest.mark.parametrize("profile", sorted(BUILTIN))
+@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize("kind", ["plain", "drf"])
+def test_returned_429_and_503_get_a_retry_after(
+    client: Client, settings: Any, profile: str, status: int, kind: str
+) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"PROFILE": profile}
+    response = client.get(f"/retry/{kind}/{status}/")
+    assert response.status_code >= 400
+    assert response["Retry-After"] == str(DEFAULTS[status])
+
+
+@pytest.mark.parametrize("profile", sorted(BUILTIN))
+@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize("kind", ["plain", "drf"])
+def test_a_returned_retry_after_is_kept(
+    client: Client, settings: Any, profile: str, status: int, kind: str
+) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"PROFILE": profile}
+    response = client.get(f"/retry/{kind}/{status}/", {"retry_after": "7"})
+    assert response.status_code >= 400
+    assert response["Retry-After"] == "7"
