@@ -40,6 +40,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models import Case, DateTimeField, F, PositiveIntegerField, Value, When
 from django.http import HttpRequest, QueryDict, RawPostDataException
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 from django.utils.functional import empty
 from django.views.debug import SafeExceptionReporterFilter
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -227,6 +228,23 @@ def _safe_repr(value: Any) -> str:
         return "<unrepresentable>"
 
 
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def local_repr(value: Any, scrubber: Scrubber) -> str:
+    """The repr of a local, scrubbed: a dict, list, tuple, set or MultiValueDict (a QueryDict)
+    is scrubbed by key first and represented afterwards, any other value's repr as text."""
+    if isinstance(value, MultiValueDict):
+        scrubbed = scrubber.scrub(dict(value.lists()), max_depth=6, max_nodes=300)
+        return scrubber.scrub_text(f"<{type(value).__name__}: {_safe_repr(scrubbed)}>", 400)
+    if isinstance(value, _CONTAINERS):
+        scrubbed = scrubber.scrub(value, max_depth=6, max_nodes=300)
+        if isinstance(value, tuple) and isinstance(scrubbed, list):
+            scrubbed = tuple(scrubbed)
+        return scrubber.scrub_text(_safe_repr(scrubbed), 400)
+    return scrubber.scrub_text(_safe_repr(value), 400)
+
+
 def frame_locals(
     exception: BaseException, request: HttpRequest | None, scrubber: Scrubber
 ) -> list[dict[str, Any]]:
@@ -244,7 +262,7 @@ def frame_locals(
             if value == FILTERED or scrubber.is_sensitive(name):
                 variables[name] = FILTERED
             else:
-                variables[name] = scrubber.scrub_text(_safe_repr(value), 400)
+                variables[name] = local_repr(value, scrubber)
         captured.append({"frame": frame_name(frame), "line": lineno, "vars": variables})
     return captured[-MAX_LOCALS_FRAMES:]
 

@@ -5,7 +5,9 @@ in what it needs. Keys are normalised first (lower case, ``-`` → ``_``, no ``H
 then matched by substring against the terms below, so ``X-Auth-Token``, ``HTTP_X_API_KEY``,
 ``user_password`` and ``nested.password`` are all caught. A sensitive key hides its whole
 value, however deep; every remaining string goes through :func:`scrub_text`, which hides
-``key=value`` pairs, credentials in URLs and ``Authorization`` schemes inside free text.
+``key=value`` pairs (a container value, such as the repr of a list, dict or QueryDict, up to
+its matching bracket), credentials in URLs, ``Authorization`` schemes and the row values of
+database errors inside free text.
 """
 
 from __future__ import annotations
@@ -100,7 +102,45 @@ _SCHEME = re.compile(r"\b(Bearer|Basic|Digest|Token|ApiKey|Negotiate)\s+[\w\-.~+
 _URL_CREDENTIALS = re.compile(r"(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]*@", re.I)
 # PostgreSQL's and MariaDB's constraint details: Key (email)=(someone@example.com).
 _KEY_DETAIL = re.compile(r"\(([^()]*)\)=\(([^()]*)\)")
-_DUPLICATE_ENTRY = re.compile(r"(Duplicate entry\s+)'[^']*'", re.I)
+# PostgreSQL's NOT NULL and CHECK violations list the whole row; values may hold parentheses,
+# so the row ends at a ``)`` that ends a line (or the text ends).
+_FAILING_ROW = re.compile(r"(Failing row contains )\(.*?(?:\)(?=\.?$)|\Z)", re.M | re.S)
+# MariaDB/MySQL quote the value without escaping it: it ends at the quote before " for ".
+_DUPLICATE_ENTRY = re.compile(r"(Duplicate entry\s+)'.*?(?:'(?= for )|$)", re.I | re.M)
+_INCORRECT_VALUE = re.compile(r"(Incorrect [\w ]+ value: )'.*?(?:'(?= for )|$)", re.I | re.M)
+_OPENERS = {"[": "]", "{": "}", "(": ")"}
+_QUOTES = ("'", '"')
+
+
+def container_end(text: str, start: int) -> int:
+    """The end of the quoted string or bracketed container at ``start`` (``b'…'`` included),
+    or the end of ``text`` when it is not closed; brackets inside quotes do not count."""
+    position = start + 1 if text.startswith(("b'", 'b"'), start) else start
+    depth = 0
+    quote = ""
+    while position < len(text):
+        char = text[position]
+        position += 1
+        if quote:
+            if char == "\\":
+                position += 1
+            elif char == quote:
+                quote = ""
+                if depth == 0:
+                    return position
+        elif char in _QUOTES:
+            quote = char
+        elif char in _OPENERS:
+            depth += 1
+        elif char in "]})":
+            depth -= 1
+            if depth <= 0:
+                return position
+    return len(text)
+
+
+def _starts_container(text: str, position: int) -> bool:
+    return text.startswith(("[", "{", "(", "'", '"', "b'", 'b"'), position)
 
 
 class Scrubber:
@@ -120,7 +160,9 @@ class Scrubber:
         text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{FILTERED}@", text)
         text = _SCHEME.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
         text = _KEY_DETAIL.sub(lambda m: f"({m.group(1)})=({FILTERED})", text)
+        text = _FAILING_ROW.sub(lambda m: f"{m.group(1)}{FILTERED}", text)
         text = _DUPLICATE_ENTRY.sub(lambda m: f"{m.group(1)}'{FILTERED}'", text)
+        text = _INCORRECT_VALUE.sub(lambda m: f"{m.group(1)}'{FILTERED}'", text)
         return self._hide_pairs(text)
 
     def _hide_pairs(self, text: str) -> str:
@@ -132,35 +174,52 @@ class Scrubber:
             name = match.group("name")
             if self.is_sensitive(name) and not _CLASS_NAME.search(name):
                 parts += [text[position : match.end("sep")], FILTERED]
-                position = match.end()
+                value_start = match.start("value")
+                if _starts_container(text, value_start):
+                    # A list, dict, tuple, bytes or string: hidden up to its matching end.
+                    position = container_end(text, value_start)
+                else:
+                    position = match.end()
             else:
                 parts.append(text[position : match.end("sep")])
                 position = match.end("sep")
         parts.append(text[position:])
         return "".join(parts)
 
-    def scrub(self, data: Any) -> Any:
+    def scrub(
+        self,
+        data: Any,
+        *,
+        max_depth: int = MAX_DEPTH,
+        max_items: int = MAX_ITEMS,
+        max_nodes: int | None = None,
+    ) -> Any:
         """A JSON-safe copy of ``data`` with every sensitive key's value hidden, recursively.
 
-        Bounded: at most :data:`MAX_DEPTH` levels, :data:`MAX_ITEMS` items per container and
-        :data:`MAX_STRING` characters per string are kept; anything else becomes a marker.
-        Iterative, so hostile nesting cannot exhaust the stack.
+        A ``(key, value)`` tuple (an item of ``dict.items()``) counts as a pair. Bounded: at
+        most ``max_depth`` levels, ``max_items`` items per container, ``max_nodes`` values in
+        all and :data:`MAX_STRING` characters per string are kept; anything else becomes a
+        marker. Iterative, so hostile nesting cannot exhaust the stack.
         """
         root: list[Any] = [None]
         # (source, parent container, key in the parent, depth)
         stack: list[tuple[Any, Any, Any, int]] = [(data, root, 0, 0)]
+        nodes = 0
         while stack:
             value, parent, slot, depth = stack.pop()
-            if isinstance(value, Mapping):
-                if depth >= MAX_DEPTH:
+            nodes += 1
+            if max_nodes is not None and nodes > max_nodes:
+                parent[slot] = TRUNCATED
+            elif isinstance(value, Mapping):
+                if depth >= max_depth:
                     parent[slot] = TRUNCATED
                     continue
                 copy: dict[str, Any] = {}
                 parent[slot] = copy
                 for index, (key, item) in enumerate(value.items()):
                     name = str(key)[:200]
-                    if index >= MAX_ITEMS:
-                        copy[TRUNCATED] = f"{len(value) - MAX_ITEMS} more"
+                    if index >= max_items:
+                        copy[TRUNCATED] = f"{len(value) - max_items} more"
                         break
                     if self.is_sensitive(name):
                         copy[name] = FILTERED
@@ -168,21 +227,27 @@ class Scrubber:
                         copy[name] = None
                         stack.append((item, copy, name, depth + 1))
             elif isinstance(value, (list, tuple, set, frozenset)):
-                if depth >= MAX_DEPTH:
+                if depth >= max_depth:
                     parent[slot] = TRUNCATED
                     continue
+                if isinstance(value, tuple) and self._is_sensitive_pair(value):
+                    parent[slot] = [self.scrub_text(value[0]), FILTERED]
+                    continue
                 items = list(value)
-                kept: list[Any] = [None] * min(len(items), MAX_ITEMS)
+                kept: list[Any] = [None] * min(len(items), max_items)
                 parent[slot] = kept
-                if len(items) > MAX_ITEMS:
-                    kept.append(f"{TRUNCATED} {len(items) - MAX_ITEMS} more")
-                for index, item in enumerate(items[:MAX_ITEMS]):
+                if len(items) > max_items:
+                    kept.append(f"{TRUNCATED} {len(items) - max_items} more")
+                for index, item in enumerate(items[:max_items]):
                     stack.append((item, kept, index, depth + 1))
             elif value is None or isinstance(value, (bool, int, float)):
                 parent[slot] = value
             else:
                 parent[slot] = self.scrub_text(str(value))
         return root[0]
+
+    def _is_sensitive_pair(self, value: tuple[Any, ...]) -> bool:
+        return len(value) == 2 and isinstance(value[0], str) and self.is_sensitive(value[0])
 
     def scrub_pairs(self, pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
         """A query string or form as ``{key: value or [values]}``, sensitive keys hidden."""

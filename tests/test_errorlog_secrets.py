@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from counterbalance_errors.scrubbing import FILTERED
-from tests.errorlog_helpers import database_down, dump, entry, fallback_lines
+from tests.errorlog_helpers import VENDOR, database_down, dump, entry, fallback_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -153,6 +153,36 @@ def test_sensitive_variables_and_locals(
     )
     row = assert_nowhere(response, admin_client_view)
     assert any("visible-local-value" in json.dumps(f) for f in row.frame_locals)
+
+
+def test_container_locals(client: Client, admin_client_view: Client, settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"CAPTURE_LOCALS": True}
+    form = {"password": marker("form-password"), "page": "2"}
+    response = client.post("/logged-fixes/container-locals-fail/", form)
+    row = assert_nowhere(response, admin_client_view)
+    variables = next(f["vars"] for f in row.frame_locals if "container_locals_fail" in f["frame"])
+    assert variables["form"] == "<QueryDict: {'page': ['2'], 'password': [Filtered]}>"
+    assert variables["payload"] == "{'api_key': [Filtered], 'name': 'visible-dict-name'}"
+    assert variables["items"] == "[{'secret': [Filtered]}, 'visible-list-item']"
+    assert variables["pair"] == "('token', '[Filtered]')"
+
+
+def test_container_exception_messages(client: Client, admin_client_view: Client) -> None:
+    response = client.post(
+        "/logged-fixes/container-message-fail/", {"password": marker("form-in-message")}
+    )
+    row = assert_nowhere(response, admin_client_view)
+    assert "'password': [Filtered]}>" in row.exception_message
+    assert "'session': [Filtered], 'mode': 'visible-mode'}" in row.exception_message
+
+
+@pytest.mark.skipif(VENDOR != "postgresql", reason="PostgreSQL's DETAIL: Failing row contains")
+def test_postgresql_failing_row_is_hidden(client: Client, admin_client_view: Client) -> None:
+    response = client.get("/logged-fixes/failing-row/", {"secret": marker("failing-row")})
+    assert response.status_code == 409
+    row = assert_nowhere(response, admin_client_view)
+    assert f"Failing row contains {FILTERED}" in row.exception_message
+    assert row.group.title.startswith("django.db.utils.IntegrityError: null value")
 
 
 def test_exception_messages(client: Client, admin_client_view: Client) -> None:

@@ -14,6 +14,7 @@ from counterbalance_errors.scrubbing import (
     FILTERED,
     MAX_DEPTH,
     MAX_ITEMS,
+    TRUNCATED,
     Scrubber,
     normalise_key,
 )
@@ -125,6 +126,24 @@ def test_scrub_keeps_json_types_and_stringifies_the_rest() -> None:
         ("Duplicate entry 'alice@example.com' for key 'email'", "alice@example.com"),
         ("sessionid='abc123'", "abc123"),
         ("X-Forwarded-For=203.0.113.9", "203.0.113.9"),
+        ("<QueryDict: {'password': ['hunter2']}>", "hunter2"),
+        ("<QueryDict: {'password': ['a', 'hunter2'], 'page': ['2']}>", "hunter2"),
+        ('{"api_key": {"v": "SECRET1"}}', "SECRET1"),
+        ('{"api_key": {"v": ["x", {"w": "SECRET2"}]}}', "SECRET2"),
+        ("{'token': ('a', 'SECRET3')}", "SECRET3"),
+        ("{'session': b'SECRET6'}", "SECRET6"),
+        ('{"session": b"SECRET7"}', "SECRET7"),
+        ("{'secret': 'it\\'s SECRET8'}", "SECRET8"),
+        ("{'secret': ['a)b', 'c]}', 'SECRET9']}", "SECRET9"),
+        ("{'password': ['unclosed', 'SECRET10'", "SECRET10"),
+        (
+            'new row violates check constraint "c"\nDETAIL:  Failing row contains '
+            "(7, pbkdf2_sha256$HASH, null, alice@example.com, t).",
+            "alice@example.com",
+        ),
+        ("Failing row contains (1, f(x), SECRET11)", "SECRET11"),
+        ("Incorrect integer value: 'SECRET12' for column `db`.`t`.`n` at row 1", "SECRET12"),
+        ("Incorrect datetime value: 'SECRET13' for column 'd' at row 1", "SECRET13"),
     ],
 )
 def test_scrub_text_hides_values_in_free_text(text: str, secret: str) -> None:
@@ -133,15 +152,37 @@ def test_scrub_text_hides_values_in_free_text(text: str, secret: str) -> None:
     assert FILTERED in scrubbed
 
 
+def test_scrub_hides_sensitive_pairs_and_can_be_bounded_further() -> None:
+    scrubber = Scrubber()
+    data = {"items": [("password", "x"), ("page", "2"), ["token", "kept-list"]]}
+    assert scrubber.scrub(data) == {
+        "items": [["password", FILTERED], ["page", "2"], ["token", "kept-list"]]
+    }
+    nested: list[object] = ["leaf"]
+    for _ in range(10):
+        nested = [nested]
+    assert TRUNCATED in json.dumps(scrubber.scrub(nested, max_depth=3))
+    assert scrubber.scrub(list(range(10)), max_items=3) == [0, 1, 2, f"{TRUNCATED} 7 more"]
+    assert scrubber.scrub(list(range(10)), max_nodes=4).count(TRUNCATED) == 7
+
+
 def test_scrub_text_keeps_ordinary_text() -> None:
     text = "KeyError: 'widget' at page=2 name=bob"
     assert Scrubber().scrub_text(text) == text
 
 
+def test_scrub_text_hides_a_whole_container_and_keeps_what_follows() -> None:
+    text = "{'password': ['a', {'b': ')]}'}], 'page': ['2'], 'name': 'bob'}"
+    assert Scrubber().scrub_text(text) == "{'password': [Filtered], 'page': ['2'], 'name': 'bob'}"
+    text = "DETAIL:  Failing row contains (7, x).\nnext line"
+    assert Scrubber().scrub_text(text) == "DETAIL:  Failing row contains [Filtered].\nnext line"
+
+
 def test_scrub_text_caps_and_stays_fast_on_hostile_input() -> None:
     scrubber = Scrubber()
     started = time.perf_counter()
-    for text in ("a" * 100_000, "a=" * 50_000, "http" * 25_000, "(a)=(" * 20_000):
+    hostile = ("a" * 100_000, "a=" * 50_000, "http" * 25_000, "(a)=(" * 20_000, "key=[" * 20_000)
+    for text in (*hostile, "key=['" * 20_000, "Failing row contains (" * 10_000):
         assert len(scrubber.scrub_text(text)) < 2100
     assert time.perf_counter() - started < 1
 
