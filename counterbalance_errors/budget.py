@@ -10,6 +10,7 @@ server's timeout (gunicorn sync workers ``--timeout``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -21,6 +22,8 @@ from counterbalance_errors.exceptions import RequestTimeout
 from counterbalance_errors.profiles import get_profile
 from counterbalance_errors.profiles.base import STARTED_ATTR
 
+logger = logging.getLogger("counterbalance_errors")
+
 
 def start(request: HttpRequest) -> None:
     """Remember when the request reached the middleware (for ``Response-Time``)."""
@@ -31,7 +34,12 @@ async def within_budget(
     get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]], request: HttpRequest
 ) -> HttpResponseBase:
     """``await get_response(request)``, or the ``RequestTimeout`` envelope once over budget."""
-    seconds = get_profile().budget()
+    try:
+        seconds = get_profile().budget()
+    except Exception:
+        # A custom profile's budget() must not fail every request, success included.
+        logger.exception("counterbalance_errors could not get the time budget")
+        seconds = None
     if seconds is None:
         return await get_response(request)
     timeout = asyncio.timeout(seconds)

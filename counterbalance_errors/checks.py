@@ -91,12 +91,12 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
 
 @register()
 def check_profile(**kwargs: Any) -> list[CheckMessage]:
-    from counterbalance_errors.profiles import _load
+    from counterbalance_errors.profiles import load_profile
 
     name = conf.profile_name()
     try:
-        _load(name)
-    except (ImportError, TypeError, ValueError) as exc:
+        load_profile(name)
+    except Exception as exc:
         return [
             Error(
                 f"PROFILE {name!r} cannot be used: {exc}",

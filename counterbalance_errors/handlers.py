@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -14,8 +15,9 @@ from rest_framework.views import set_rollback
 
 from counterbalance_errors import catalog, recording, responses
 from counterbalance_errors.exceptions import InvalidVersion
-from counterbalance_errors.middleware import _replicate_django_logging
 from counterbalance_errors.renderers import EnvelopeJSONRenderer
+
+logger = logging.getLogger("counterbalance_errors")
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse | None:
@@ -36,10 +38,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse |
         recording.remember_drf_data(request)  # DRF's parsed body, for the stored record
         return None
     set_rollback()
-    if request is not None:
-        # Django's own handling of a SuspiciousOperation, which answering it here skips.
-        _replicate_django_logging(responses.django_request(request), exc)
-    return responses.error_response(request, error)
+    try:
+        if request is not None:
+            # Django's own handling of a SuspiciousOperation, which answering it here skips.
+            responses.replicate_django_logging(responses.django_request(request), exc)
+        return responses.error_response(request, error)
+    except Exception:
+        # Raising here would turn the client's 4xx into a logged 500.
+        logger.exception("counterbalance_errors could not answer %s", error.code)
+        return responses.last_resort(error.code, error.status)
 
 
 def _refine(exc: Exception, request: Any) -> Exception:

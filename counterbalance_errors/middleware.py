@@ -29,10 +29,7 @@ from django.core.exceptions import (
     BadRequest,
     DisallowedHost,
     PermissionDenied,
-    RequestDataTooBig,
     SuspiciousOperation,
-    TooManyFieldsSent,
-    TooManyFilesSent,
 )
 from django.core.signals import got_request_exception
 from django.http import Http404, HttpRequest, HttpResponseBase
@@ -123,8 +120,7 @@ class ErrorEnvelopeMiddleware:
         try:
             if response.status_code >= 400 and not responses.is_envelope(response):
                 responses.rewrite(request, response, error_for_response(request, response))
-            for name, value in get_profile().response_headers(request, response).items():
-                response[name] = value
+            responses.add_response_headers(get_profile(), request, response)
         except Exception:
             logger.exception("counterbalance_errors could not finish the response")
         return response
@@ -136,7 +132,7 @@ class ErrorEnvelopeMiddleware:
             error = catalog.from_exception(exception)
             if error.is_server_error:
                 return None  # Django logs it, fires the signal, then calls handler500.
-            _replicate_django_logging(request, exception)
+            responses.replicate_django_logging(request, exception)
             return responses.error_response(request, error)
         except Exception:
             logger.exception("counterbalance_errors could not handle %r", exception)
@@ -226,18 +222,6 @@ def _host_is_disallowed(request: HttpRequest) -> bool:
     except DisallowedHost:
         return True
     return False
-
-
-def _replicate_django_logging(request: HttpRequest, exception: Exception) -> None:
-    """What ``response_for_exception`` would have done for a 4xx we answer ourselves."""
-    if isinstance(exception, SuspiciousOperation):
-        if isinstance(exception, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
-            # The body cannot be read again; later readers must see an empty POST.
-            request._mark_post_parse_error()  # type: ignore[attr-defined]
-        security_logger = logging.getLogger(f"django.security.{exception.__class__.__name__}")
-        security_logger.error(
-            str(exception), exc_info=exception, extra={"status_code": 400, "request": request}
-        )
 
 
 def remember_uncaught_exception(sender: Any, request: HttpRequest | None = None, **_: Any) -> None:

@@ -6,16 +6,23 @@ here, so the logging_hash, the body, the headers and the request state always ag
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from counterbalance_errors import conf, recording
-from counterbalance_errors.catalog import ApiError
+from counterbalance_errors.catalog import CATALOG, ApiError
 from counterbalance_errors.profiles import CounterbalanceProfile, Profile, Rendered, get_profile
 
 logger = logging.getLogger("counterbalance_errors")
@@ -106,14 +113,62 @@ def add_response_headers(profile: Profile, request: Any, response: HttpResponseB
 
 
 def error_response(request: Any, error: ApiError) -> HttpResponse:
-    """A new response for ``error`` (used where no response exists yet)."""
+    """A new response for ``error`` (used where no response exists yet).
+
+    Under ErrorEnvelopeMiddleware the profile's per-response headers are left to its
+    ``finish()``, so they are computed once (cloudapi hashes the body for them).
+    """
     profile, rendered = render(request, error)
+    try:
+        response = _new_response(rendered)
+    except Exception:
+        # A header value Django refuses (BadHeaderError) fails here, outside render().
+        logger.exception("Profile %r gave an unusable response", type(profile).__name__)
+        http_request = django_request(request) if request is not None else None
+        profile = CounterbalanceProfile()
+        response = _new_response(profile.render(error, get_logging_hash(request), http_request))
+    if request is None or not getattr(django_request(request), SEEN_ATTR, False):
+        add_response_headers(profile, request, response)
+    return response
+
+
+def _new_response(rendered: Rendered) -> HttpResponse:
     response = HttpResponse(rendered.content, status=rendered.status)
     apply(response, rendered)
     if rendered.content_type is None:
         del response["Content-Type"]
-    add_response_headers(profile, request, response)
     return response
+
+
+def last_resort(code: str, status: int | None = None) -> HttpResponse:
+    """A minimal envelope that depends on nothing that could have failed.
+
+    For entry points whose own work failed: a client still gets a JSON error with the
+    right status instead of a 500 (or an unenveloped page).
+    """
+    entry = CATALOG.get(code)
+    body = {"error": {"code": code, "message": str(entry.message) if entry else ""}}
+    return HttpResponse(
+        json.dumps(body),
+        status=status or (entry.status if entry else 500),
+        content_type="application/json",
+    )
+
+
+def replicate_django_logging(request: HttpRequest, exception: BaseException) -> None:
+    """What Django's ``response_for_exception`` does for a 4xx that we answer ourselves.
+
+    The middleware's ``process_exception`` and the DRF handler both answer such errors
+    before Django sees them.
+    """
+    if isinstance(exception, SuspiciousOperation):
+        if isinstance(exception, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
+            # The body cannot be read again; later readers must see an empty POST.
+            request._mark_post_parse_error()  # type: ignore[attr-defined]
+        security_logger = logging.getLogger(f"django.security.{exception.__class__.__name__}")
+        security_logger.error(
+            str(exception), exc_info=exception, extra={"status_code": 400, "request": request}
+        )
 
 
 def rewrite(request: Any, response: HttpResponseBase, error: ApiError) -> None:

@@ -16,7 +16,6 @@ other middleware, CSRF rejections. Django requires them to be plain functions re
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 
@@ -41,14 +40,7 @@ def _answer(request: HttpRequest, exception: BaseException | None, fallback: str
         return responses.error_response(request, error)
     except Exception:
         logger.exception("counterbalance_errors could not answer %s", fallback)
-        return _last_resort(fallback)
-
-
-def _last_resort(code: str) -> HttpResponse:
-    """A minimal envelope that depends on nothing that could have failed."""
-    entry = catalog.CATALOG[code]
-    body = {"error": {"code": code, "message": str(entry.message)}}
-    return HttpResponse(json.dumps(body), status=entry.status, content_type="application/json")
+        return responses.last_resort(fallback)
 
 
 def bad_request(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
@@ -81,7 +73,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
             return responses.error_response(request, state.error)
         except Exception:
             logger.exception("counterbalance_errors could not answer %s", state.error.code)
-            return _last_resort("InternalError")
+            return responses.last_resort("InternalError")
     return _answer(request, sys.exc_info()[1], "InternalError")
 
 
@@ -94,4 +86,4 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         return responses.error_response(request, catalog.make("CsrfFailed", message))
     except Exception:
         logger.exception("counterbalance_errors could not answer CsrfFailed")
-        return _last_resort("CsrfFailed")
+        return responses.last_resort("CsrfFailed")

@@ -6,7 +6,7 @@ import pytest
 from django.core.signals import got_request_exception
 from django.test import Client
 
-from counterbalance_errors.profiles import _load
+from counterbalance_errors.profiles import clear_cache
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def client() -> Client:
 @pytest.fixture(autouse=True)
 def _fresh_profiles() -> Any:
     yield
-    _load.cache_clear()
+    clear_cache()
 
 
 @pytest.fixture(params=[False, True], ids=["debug-off", "debug-on"])

@@ -15,7 +15,13 @@ class ProfileFailure(RuntimeError):
 
 
 class Broken_body(CounterbalanceProfile):
-    def body(self, error: ApiError, status: int, logging_hash: str | None) -> Any:
+    def body(
+        self,
+        error: ApiError,
+        status: int,
+        logging_hash: str | None,
+        request: HttpRequest | None = None,
+    ) -> Any:
         raise ProfileFailure("body")
 
 
@@ -36,3 +42,26 @@ class Broken_error_headers(CounterbalanceProfile):
 class Broken_status(CounterbalanceProfile):
     def status(self, error: ApiError) -> int:
         raise ProfileFailure("status")
+
+
+class Broken_init(CounterbalanceProfile):
+    def __init__(self) -> None:
+        raise ProfileFailure("__init__")
+
+
+class Broken_header_value(CounterbalanceProfile):
+    """Fails outside ``render``: Django refuses the header when the response is built."""
+
+    def error_headers(
+        self, error: ApiError, status: int, logging_hash: str | None
+    ) -> dict[str, str]:
+        return {"X-Broken": "one\ntwo"}
+
+
+class Broken_budget(CounterbalanceProfile):
+    def budget(self) -> float | None:
+        raise ProfileFailure("budget")
+
+
+#: One entry per attempt to import tests.profiles_raising (a module that raises when imported).
+IMPORT_ATTEMPTS: list[str] = []

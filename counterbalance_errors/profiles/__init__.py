@@ -10,6 +10,7 @@ header names, where the ``logging_hash`` goes and reason phrases. Pick one with
 from __future__ import annotations
 
 import functools
+import logging
 
 from django.utils.module_loading import import_string
 
@@ -44,9 +45,11 @@ __all__ = [
     "ReasonPhraseProfile",
     "Rendered",
     "ascii_text",
+    "clear_cache",
     "error_object",
     "get_profile",
     "header_value",
+    "load_profile",
     "message_with_details",
     "request_id",
     "response_time_ms",
@@ -64,18 +67,41 @@ BUILTIN: dict[str, type[Profile]] = {
     )
 }
 
+logger = logging.getLogger("counterbalance_errors")
+
 
 @functools.lru_cache(maxsize=8)
-def _load(name: str) -> Profile:
+def load_profile(name: str) -> Profile:
+    """The profile ``name`` (built-in name or dotted path); raises whatever loading it raises."""
     cls = BUILTIN.get(name) or import_string(name)
     if not (isinstance(cls, type) and issubclass(cls, Profile)):
         raise TypeError(f"{name} is not a counterbalance_errors Profile subclass")
     return cls()
 
 
+@functools.lru_cache(maxsize=8)
+def _resolve(name: str) -> Profile:
+    # Cached even when ``name`` cannot be loaded (lru_cache keeps no exceptions): a misspelt
+    # PROFILE must cost neither a failed import nor a log line on every response.
+    try:
+        return load_profile(name)
+    except Exception:
+        default = conf.DEFAULTS["PROFILE"]
+        logger.exception(
+            "PROFILE %r cannot be used; using %r (manage.py check reports it as "
+            "counterbalance_errors.E003)",
+            name,
+            default,
+        )
+        return load_profile(default)
+
+
 def get_profile() -> Profile:
     """The active profile; the default one when the setting cannot be loaded (see checks)."""
-    try:
-        return _load(conf.profile_name())
-    except (ImportError, TypeError, ValueError):
-        return _load(conf.DEFAULTS["PROFILE"])
+    return _resolve(conf.profile_name())
+
+
+def clear_cache() -> None:
+    """Forget loaded profiles (after redefining a profile class, as the test suite does)."""
+    load_profile.cache_clear()
+    _resolve.cache_clear()
