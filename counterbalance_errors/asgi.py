@@ -10,15 +10,18 @@ In ``asgi.py``::
 Under ASGI, Django answers a query string that is not UTF-8 with an empty HTML 400 before the
 middleware chain runs, and on Django 6.x an unparsable ``Content-Type`` escapes to the server.
 The wrapper replaces such responses (an error status the middleware never saw) and such
-exceptions with the envelope.
+exceptions with the envelope. The envelope is built, and a logged error stored, in Django's
+sync thread (``sync_to_async``), never on the event loop.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponseBase
 
@@ -58,7 +61,8 @@ class ErrorEnvelopeASGI:
                 started = True
                 if message["status"] >= 400 and not scope.get(SEEN_KEY):
                     replacing = True
-                    response = envelope(catalog.from_status(message["status"]))
+                    error = catalog.from_status(message["status"])
+                    response = await sync_to_async(envelope, thread_sensitive=True)(error)
                     await _send_response(response, send)
                     return
             elif replacing:
@@ -70,5 +74,6 @@ class ErrorEnvelopeASGI:
         except Exception as exc:
             if started:
                 raise
-            response = envelope_for_escaped(exc, lambda: ASGIRequest(scope, io.BytesIO()))
+            build = functools.partial(ASGIRequest, scope, io.BytesIO())
+            response = await sync_to_async(envelope_for_escaped, thread_sensitive=True)(exc, build)
             await _send_response(response, send)

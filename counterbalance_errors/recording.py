@@ -19,7 +19,6 @@ into the request, and ``transaction.on_commit`` is never used: a rollback discar
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -441,7 +440,12 @@ def store_unless_deferred(request: HttpRequest | None, state: ErrorState) -> Non
 
 
 def persist(request: HttpRequest | None, state: ErrorState | None) -> None:
-    """Store ``state``'s error once per hash. Never raises."""
+    """Store ``state``'s error once per hash. Never raises.
+
+    Sync only, like the ORM: async code calls it through ``sync_to_async`` (as
+    :func:`apersist_deferred` and ``ErrorEnvelopeASGI`` do). Called on an event loop, Django
+    refuses the query and the record goes to the fallback log line.
+    """
     if state is None or not state.logging_hash:
         return
     if request is not None:
@@ -449,7 +453,7 @@ def persist(request: HttpRequest | None, state: ErrorState | None) -> None:
             return
         setattr(request, STORED_ATTR, state.logging_hash)
     state.stored = True
-    _outside_event_loop(store, state, request)
+    store(state, request)
 
 
 def persist_deferred(request: HttpRequest, state: ErrorState | None) -> None:
@@ -466,25 +470,6 @@ async def apersist_deferred(request: HttpRequest, state: ErrorState | None) -> N
     setattr(request, DEFERRED_ATTR, False)
     if state is not None and state.logging_hash:
         await sync_to_async(persist, thread_sensitive=True)(request, state)
-
-
-def _outside_event_loop(function: Callable[..., Any], *args: Any) -> None:
-    """Call ``function``; from inside a running event loop, in a short-lived thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        function(*args)
-        return
-
-    def run() -> None:
-        try:
-            function(*args)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run, name="counterbalance-errors-store", daemon=True)
-    thread.start()
-    thread.join()
 
 
 # --- storing -------------------------------------------------------------------------------
