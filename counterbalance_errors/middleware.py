@@ -171,12 +171,13 @@ def _remember_in_technical_pages(request: HttpRequest) -> None:
 def error_for_response(request: HttpRequest, response: HttpResponseBase) -> catalog.ApiError:
     """The canonical error behind an error response that is not an envelope yet."""
     state = responses.get_state(request)
-    if state is not None and response.status_code in (
-        state.error.status,
-        django_status(state.error.exception),
+    if state is not None and (
+        response.status_code == state.error.status
+        or (state.django_answers and response.status_code == django_status(state.error.exception))
     ):
         # The error remembered from the exception (the got_request_exception receiver, or the
-        # DEBUG exception reporter) that Django answered with its own page.
+        # DEBUG exception reporter) that Django answered with its own page. An error we
+        # answered ourselves does not explain another status a middleware returned later.
         return state.error
     headers = {}
     if response.has_header("Allow"):
@@ -239,6 +240,7 @@ def remember(request: HttpRequest, exc: Exception) -> None:
     """Attach the error of ``exc`` (and its hash) to ``request``; never raises."""
     try:
         state = responses.attach(request, catalog.from_exception(exc))
+        state.django_answers = True
         recording.store_unless_deferred(request, state)
     except Exception:
         logger.exception("counterbalance_errors could not remember %r", exc)

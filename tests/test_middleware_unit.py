@@ -241,9 +241,10 @@ def test_django_status(exc: BaseException | None, status: int | None) -> None:
     assert module.django_status(exc) == status
 
 
+@pytest.mark.django_db
 def test_a_remembered_error_is_used_when_django_answered_it_with_its_own_status() -> None:
     request = RequestFactory().get("/plain/success/")
-    responses.attach(request, catalog.from_exception(RequestDataTooBig()))
+    module.remember(request, RequestDataTooBig())
     error = module.error_for_response(request, HttpResponse(status=400))
     assert error.code == "RequestTooLarge"
     # A response of another status is another error (e.g. a later middleware's).
