@@ -747,14 +747,25 @@ def _deletable(alias: str, cutoff: datetime, keep: int) -> list[Any]:
 
 
 def _delete_in_batches(queryset: Any, batch_size: int) -> tuple[int, int]:
+    """Delete ``queryset`` in primary-key batches; each DELETE repeats its conditions.
+
+    An occurrence may arrive between selecting a batch and deleting it: an entry that no longer
+    matches is kept, and a group is deleted by one plain DELETE (its conditions say it has no
+    entries), never by Django's cascade, which would take a brand-new entry with it. If the
+    entry is inserted while that DELETE runs, the foreign key refuses the DELETE instead.
+    """
+    from counterbalance_errors.models import ErrorGroup
+
     deleted = runs = 0
-    model = queryset.model
     while True:
         pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
         if not pks:
             return deleted, runs
-        model.objects.using(queryset.db).filter(pk__in=pks).delete()
-        deleted += len(pks)
+        batch = queryset.filter(pk__in=pks)
+        if queryset.model is ErrorGroup:
+            deleted += batch._raw_delete(queryset.db)
+        else:
+            deleted += batch.delete()[0]
         runs += 1
 
 

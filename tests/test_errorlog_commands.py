@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from counterbalance_errors import recording
 from counterbalance_errors.models import ErrorGroup, ErrorLog
 from tests.errorlog_helpers import entry, hash_of
 
@@ -125,6 +128,26 @@ def test_purge_keeps_the_newest_per_fingerprint(client: Client) -> None:
     kept = set(ErrorLog.objects.values_list("logging_hash", flat=True))
     assert kept == {*old_a[-2:], *old_b}
     assert ErrorGroup.objects.count() == 2
+
+
+def test_purge_deletes_check_their_conditions_again(client: Client) -> None:
+    """Between selecting a batch and deleting it, a new occurrence may arrive: each DELETE
+    repeats the conditions, and a group's DELETE never cascades to its entries."""
+    make_entries(client, "/plain/raise/unhandled/", 3, days_old=40)
+    make_entries(client, "/plain/raise/not-implemented/", 2, days_old=40)
+    with CaptureQueriesContext(connection) as queries:
+        purged = recording.purge(timezone.now() - timedelta(days=30), commit=True, batch_size=2)
+    assert (purged.entries, purged.groups) == (5, 2)
+    deletes = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("DELETE")]
+    entry_deletes = [sql for sql in deletes if "errorlog" in sql.split("WHERE")[0]]
+    group_deletes = [sql for sql in deletes if "errorgroup" in sql.split("WHERE")[0]]
+    assert len(entry_deletes) == 3
+    assert len(group_deletes) == 1
+    assert len(deletes) == 4  # no cascade DELETE of entries by group
+    assert all('"created" <' in sql or "`created` <" in sql for sql in entry_deletes)
+    [group_delete] = group_deletes
+    assert "last_seen" in group_delete
+    assert "EXISTS" in group_delete.upper()
 
 
 def test_purge_default_age_is_the_retention_setting(client: Client, settings: Any) -> None:
