@@ -423,14 +423,14 @@ def _from_validation(detail: Any) -> ApiError:
     return make("MissingParameter" if missing else "InvalidArgument", details=details)
 
 
-def flatten_validation(detail: Any, non_field_key: str | None = None) -> Iterable[FieldError]:
+def flatten_validation(detail: Any) -> Iterable[FieldError]:
     """Flatten DRF validation errors of any shape into one entry per problem.
 
     Handles DRF 3.18's dict-shaped list errors (``{0: {...}}``, index 0 included), the older
     list shape with ``{}`` placeholders, lists inside lists, several errors per field, and
     depth without recursion limits (an explicit stack, depth-first, in document order).
     """
-    non_field = non_field_key or api_settings.NON_FIELD_ERRORS_KEY
+    non_field = api_settings.NON_FIELD_ERRORS_KEY
     stack: list[tuple[tuple[str, ...], Any]] = [((), detail)]
     while stack:
         path, node = stack.pop()

@@ -1,8 +1,10 @@
 """The ``COUNTERBALANCE_ERRORS`` settings dict.
 
-Merged key by key over :data:`DEFAULTS` and re-read on every access (as django-cors-headers
-does), so ``override_settings`` and pytest-django's ``settings`` fixture just work. A value of
-the wrong type never breaks a response: the accessor falls back to the default, and
+Merged key by key over :data:`DEFAULTS`. The setting is looked up on every access (as
+django-cors-headers does), so ``override_settings`` and pytest-django's ``settings`` fixture,
+which assign a new dict, just work; the validated values are reused while the dict is the same
+object, so to change a key at run time assign a new dict: a dict mutated in place is not seen.
+A value of the wrong type never breaks a response: the accessor falls back to the default, and
 ``manage.py check`` reports it (``counterbalance_errors.E002``).
 """
 
@@ -35,12 +37,6 @@ def _is_bool(value: Any) -> bool:
 def _is_status_set(value: Any) -> bool:
     return isinstance(value, (list, tuple, set, frozenset, range)) and all(
         isinstance(v, int) and not isinstance(v, bool) and 400 <= v <= 599 for v in value
-    )
-
-
-def _is_opt_positive_number(value: Any) -> bool:
-    return value is None or (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
     )
 
 
@@ -116,11 +112,6 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def user_settings() -> Mapping[str, Any]:
-    value = getattr(settings, SETTING_NAME, None)
-    return value if isinstance(value, Mapping) else {}
-
-
 #: (the settings object validated, every key's effective value, LOGGED_STATUSES as a set).
 _snapshot: tuple[object, dict[str, Any], frozenset[int]] | None = None
 
@@ -151,25 +142,6 @@ def _effective() -> tuple[dict[str, Any], frozenset[int]]:
 def get(name: str) -> Any:
     """The effective value of one key; the default when unset or invalid."""
     return _effective()[0][name]
-
-
-def problems() -> list[str]:
-    """Human-readable problems with the user's dict, for the system checks."""
-    raw = getattr(settings, SETTING_NAME, None)
-    if raw is None:
-        return []
-    if not isinstance(raw, Mapping):
-        return [f"{SETTING_NAME} must be a dict, not {type(raw).__name__}."]
-    found = []
-    for key in raw:
-        if key not in DEFAULTS:
-            found.append(f"Unknown key {key!r}.")
-    for key, value in raw.items():
-        if key in VALIDATORS:
-            validator, expected = VALIDATORS[key]
-            if not validator(value):
-                found.append(f"{key} must be {expected}, not {value!r}.")
-    return found
 
 
 @functools.cache

@@ -435,8 +435,8 @@ def test_from_response_data_never_echoes_5xx_data() -> None:
 # --- flatten_validation -------------------------------------------------------------------------
 
 
-def fields(detail: Any, **kwargs: Any) -> list[tuple[str, str, str]]:
-    return [(e.field, e.code, e.message) for e in flatten_validation(detail, **kwargs)]
+def fields(detail: Any) -> list[tuple[str, str, str]]:
+    return [(e.field, e.code, e.message) for e in flatten_validation(detail)]
 
 
 def E(message: str, code: str = "invalid") -> ErrorDetail:
@@ -517,8 +517,6 @@ def test_flatten_non_field_errors_and_bare_messages() -> None:
 
 
 def test_flatten_custom_non_field_errors_key(settings: Any) -> None:
-    assert fields([E("Clash.")], non_field_key="__all__") == [("__all__", "invalid", "Clash.")]
-
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NON_FIELD_ERRORS_KEY": "errors"}
     assert fields([E("Clash.")]) == [("errors", "invalid", "Clash.")]
     error = catalog.from_exception(drf.ValidationError("Clash."))
