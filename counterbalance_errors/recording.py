@@ -46,6 +46,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Empty
 
 from counterbalance_errors import conf
+from counterbalance_errors.profiles.base import request_id
 from counterbalance_errors.scrubbing import FILTERED, TRUNCATED, Scrubber
 
 if TYPE_CHECKING:
@@ -266,14 +267,6 @@ def frame_locals(
     return captured[-MAX_LOCALS_FRAMES:]
 
 
-def _request_id(request: HttpRequest) -> str:
-    # The id a profile gave this request (profiles.base.request_id), else the incoming one.
-    value = getattr(request, "counterbalance_request_id", None) or request.META.get(
-        "HTTP_X_REQUEST_ID", ""
-    )
-    return "".join(ch for ch in str(value) if 32 < ord(ch) < 127)[:255]
-
-
 def _user_id(request: HttpRequest) -> str:
     user = getattr(request, "user", None)
     if user is None:
@@ -410,7 +403,8 @@ def build(state: ErrorState, request: HttpRequest | None) -> Record:
             lambda: request_body(request, scrubber, conf.get("MAX_BODY_BYTES")),
         )
         record.user_id = _attempt("", lambda: _user_id(request))
-        record.request_id = _attempt("", lambda: _request_id(request))
+        # The same id the profile's headers carry, whichever of the two comes first.
+        record.request_id = _attempt("", lambda: request_id(request)[:255])
     return record
 
 

@@ -338,6 +338,23 @@ def without_middleware(settings: Any) -> None:
     ]
 
 
+@pytest.mark.parametrize("middleware", [True, False])
+@pytest.mark.parametrize("incoming", ["req-42", "not a safe id", ""])
+def test_the_stored_request_id_is_the_one_the_response_carries(
+    client: Client, settings: Any, middleware: bool, incoming: str
+) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"PROFILE": "green_stack"}
+    if not middleware:
+        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "ErrorEnvelope" not in m]
+    response = client.get("/plain/raise/unhandled/", HTTP_X_REQUEST_ID=incoming)
+    sent = response["X-Green-Stack-Request-ID"]
+    assert sent
+    assert (
+        ErrorLog.objects.get(logging_hash=json.loads(response.content)["trace"]).request_id == sent
+    )
+    assert (sent == incoming) is (incoming == "req-42")
+
+
 @pytest.mark.usefixtures("without_middleware")
 def test_without_middleware_handler500_stores(client: Client) -> None:
     response = client.get("/plain/raise/unhandled/")
