@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 from django.contrib.admin import site
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
+from counterbalance_errors import admin as admin_module
 from counterbalance_errors.admin import ErrorGroupAdmin, ErrorLogAdmin
 from counterbalance_errors.models import ErrorGroup, ErrorLog, normalise_hash
 from tests.errorlog_helpers import entry, hash_of
@@ -223,6 +226,56 @@ def test_filters_by_status_code_node_and_date(
 def test_large_tables_are_not_counted(viewer: Client, row: ErrorLog) -> None:
     response = viewer.get(LIST, {"status__exact": "500"})
     assert response.context["cl"].show_full_result_count is False
+
+
+def _table_scans(queries: CaptureQueriesContext) -> list[str]:
+    """Statements that read a whole logged-error table: a COUNT without a LIMIT, a DISTINCT."""
+    scans = []
+    for query in queries.captured_queries:
+        sql = query["sql"].upper()
+        if "COUNTERBALANCE_ERRORS_ERROR" not in sql:
+            continue
+        if "DISTINCT" in sql or ("COUNT(" in sql and "LIMIT" not in sql):
+            scans.append(query["sql"])
+    return scans
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{}, {"status__exact": "500"}, {"code__exact": "Conflict"}, {"compute_node__exact": "node-b"}],
+)
+@pytest.mark.parametrize("url", [LIST, GROUPS])
+def test_changelists_neither_count_nor_scan_the_whole_table(
+    client: Client, viewer: Client, settings: Any, url: str, query: dict[str, str]
+) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"COMPUTE_NODE": "node-a"}
+    client.get("/plain/raise/unhandled/")
+    settings.COUNTERBALANCE_ERRORS = {"COMPUTE_NODE": "node-b"}
+    client.get("/plain/raise/conflict/")
+    if url == GROUPS and "compute_node__exact" in query:
+        return  # groups have no node
+    with CaptureQueriesContext(connection) as queries:
+        response = viewer.get(url, query)
+    assert response.status_code == 200
+    assert _table_scans(queries) == []
+    page = response.content.decode()
+    for option in ("status__exact=500", "code__exact=Conflict", "code__exact=InternalError"):
+        assert option in page
+    if url == LIST:
+        assert "compute_node__exact=node-a" in page
+        assert "compute_node__exact=node-b" in page
+    assert response.context["cl"].result_count == (1 if query else 2)
+
+
+def test_the_count_is_capped(client: Client, viewer: Client, monkeypatch: Any) -> None:
+    for _ in range(3):
+        client.get("/plain/raise/unhandled/")
+    monkeypatch.setattr(ErrorLogAdmin, "list_per_page", 1)
+    monkeypatch.setattr(admin_module, "COUNT_LIMIT", 2)
+    response = viewer.get(LIST)
+    assert response.context["cl"].result_count == 2
+    assert response.context["cl"].paginator.num_pages == 2
+    assert viewer.get(LIST, {"p": "2"}).status_code == 200
 
 
 def test_group_list_and_page(viewer: Client, row: ErrorLog) -> None:
