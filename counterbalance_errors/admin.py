@@ -232,6 +232,8 @@ class ErrorLogAdmin(ReadOnlyAdmin):
     def traceback_display(self, obj: ErrorLog) -> SafeString | str:
         if obj.traceback:
             return _pre(obj.traceback)
+        if obj.group.traceback and not obj.compact:
+            return _pre(obj.group.traceback)  # the same as the group's: stored once, there
         if obj.group.traceback:
             return format_html(
                 "<p>{}</p>{}",

@@ -576,9 +576,12 @@ def _insert(record: Record, alias: str) -> None:
         with transaction.atomic(using=alias):
             counted = _count(alias, record.fingerprint, now, cutoff)
             if counted is not None:
-                group_id, in_window = counted
+                group_id, in_window, group_traceback = counted
                 full = limit is None or in_window <= limit
-                ErrorLog.objects.using(alias).create(group_id=group_id, **_row(record, full))
+                row = _row(record, full)
+                if row.get("traceback") == group_traceback:
+                    row["traceback"] = ""  # the group's, stored once (and shown from there)
+                ErrorLog.objects.using(alias).create(group_id=group_id, **row)
                 return
         if attempt == 0:
             # Its own statement (or savepoint): a failure must not break a caller's transaction.
@@ -608,7 +611,7 @@ def _create_group(record: Record, alias: str) -> None:
     ErrorGroup.objects.using(alias).bulk_create([group], ignore_conflicts=True)
 
 
-def _count(alias: str, fp: str, now: datetime, cutoff: datetime) -> tuple[int, int] | None:
+def _count(alias: str, fp: str, now: datetime, cutoff: datetime) -> tuple[int, int, str] | None:
     from counterbalance_errors.models import ErrorGroup
 
     groups = ErrorGroup.objects.using(alias).filter(fingerprint=fp)
@@ -628,7 +631,7 @@ def _count(alias: str, fp: str, now: datetime, cutoff: datetime) -> tuple[int, i
     if not updated:
         return None
     # The row is locked by the UPDATE until commit, so this reads this occurrence's count.
-    return groups.select_for_update().values_list("pk", "window_count").get()
+    return groups.select_for_update().values_list("pk", "window_count", "traceback").get()
 
 
 def _title(record: Record) -> str:

@@ -310,7 +310,7 @@ def test_captured_markup_is_always_escaped(client: Client, viewer: Client) -> No
         HTTP_REFERER=f"https://x.example/{MARKUP}",
     )
     row = entry(response)
-    assert '<script>alert("exception")</script>' in row.traceback
+    assert '<script>alert("exception")</script>' in row.group.traceback
     assert row.headers["User-Agent"] == MARKUP
     for url in (change_url(row), LIST, f"{GROUPS}{row.group_id}/change/", GROUPS):
         html = viewer.get(url).content.decode()

@@ -193,7 +193,7 @@ def test_exception_messages(client: Client, admin_client_view: Client) -> None:
     response = client.get("/errorlog/message-fail/", {"message": message})
     row = assert_nowhere(response, admin_client_view)
     assert "login failed password=[Filtered]" in row.exception_message
-    assert "login failed password=[Filtered]" in row.traceback
+    assert "login failed password=[Filtered]" in row.group.traceback
 
 
 def test_validation_messages_of_sensitive_fields(client: Client, admin_client_view: Client) -> None:

@@ -3,6 +3,7 @@ log line, logging integration, and the paths with and without the middleware."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from datetime import timedelta
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.core.management import call_command
 from django.core.signals import got_request_exception
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import AsyncClient, Client
@@ -100,8 +102,9 @@ def test_a_5xx_row_has_every_field(client: Client, settings: Any) -> None:
     assert row.message == "An internal error occurred."
     assert row.exception_class == "KeyError"
     assert row.exception_message == "'secret-key-text'"
-    assert "tests/views.py" in row.traceback
-    assert row.traceback.rstrip().endswith("KeyError: 'secret-key-text'")
+    assert row.traceback == ""  # the first of its group: stored once, on the group
+    assert "tests/views.py" in row.group.traceback
+    assert row.group.traceback.rstrip().endswith("KeyError: 'secret-key-text'")
     assert row.method == "GET"
     assert row.path == "/plain/raise/unhandled/"
     assert row.query == {"page": "2", "tag": ["a", "b"]}
@@ -115,7 +118,6 @@ def test_a_5xx_row_has_every_field(client: Client, settings: Any) -> None:
     assert len(row.fingerprint) == 64
     assert row.group.fingerprint == row.fingerprint
     assert row.group.occurrence_count == 1
-    assert row.group.traceback == row.traceback
     assert row.group.first_seen == row.group.last_seen == row.created
     assert str(row) == f"{row.logging_hash} 500 InternalError"
     assert "InternalError" in str(row.group)
@@ -211,6 +213,34 @@ def test_frame_locals_when_enabled(client: Client, settings: Any) -> None:
 
 
 # --- flood control -------------------------------------------------------------------------
+
+
+def test_a_traceback_equal_to_the_groups_is_stored_once(
+    client: Client, admin_client: Client
+) -> None:
+    first, second = (entry(client.get("/plain/raise/unhandled/")) for _ in range(2))
+    assert first.group_id == second.group_id
+    assert "KeyError: 'secret-key-text'" in first.group.traceback
+    assert first.traceback == second.traceback == ""  # the group's, not stored again
+    for row in (first, second):
+        html = admin_client.get(f"/admin/counterbalance_errors/errorlog/{row.pk}/change/").content
+        assert "KeyError: &#x27;secret-key-text&#x27;" in html.decode()
+        assert "The group&#x27;s first traceback" not in html.decode()
+        text = io.StringIO()
+        call_command("errorlog", row.logging_hash, stdout=text)
+        assert "\nTraceback:\nTraceback (most recent call last)" in text.getvalue()
+        text = io.StringIO()
+        call_command("errorlog", row.logging_hash, "--json", stdout=text)
+        assert json.loads(text.getvalue())["traceback"] == first.group.traceback
+
+
+def test_a_different_traceback_of_the_same_group_is_stored(client: Client) -> None:
+    first = entry(client.get("/errorlog/message-fail/", {"message": "first text"}))
+    second = entry(client.get("/errorlog/message-fail/", {"message": "second text"}))
+    assert first.group_id == second.group_id
+    assert first.traceback == ""
+    assert first.group.traceback.rstrip().endswith("ValueError: first text")
+    assert second.traceback.rstrip().endswith("ValueError: second text")
 
 
 def test_past_the_flood_limit_occurrences_are_counted_and_kept_compact(

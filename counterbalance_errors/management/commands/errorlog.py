@@ -50,6 +50,7 @@ def as_json(entry: ErrorLog) -> dict[str, Any]:
     data = model_to_dict(entry)
     data["created"] = entry.created.isoformat()
     group = entry.group
+    data["traceback"] = traceback_of(entry)
     data["group"] = {
         "id": group.pk,
         "occurrence_count": group.occurrence_count,
@@ -93,8 +94,14 @@ def as_text(entry: ErrorLog) -> str:
     ):
         if value not in (None, "", [], {}):
             lines += ["", f"{title}:", _block(value)]
-    traceback = entry.traceback or group.traceback
+    traceback = traceback_of(entry)
     if traceback:
-        label = "Traceback" if entry.traceback else "Traceback (the group's first)"
+        label = "Traceback (the group's first)" if entry.compact else "Traceback"
         lines += ["", f"{label}:", traceback.rstrip()]
     return "\n".join(lines) + "\n"
+
+
+def traceback_of(entry: ErrorLog) -> str:
+    """The entry's traceback; when it equals its group's, only the group stores it. A compact
+    entry has none: the group's first stands in for it."""
+    return entry.traceback or entry.group.traceback
