@@ -1,10 +1,11 @@
 """Request time budgets (``TIME_BUDGET``, or the profile's own, e.g. 10 s for ``green_stack``).
 
 What can be enforced (``docs/profiles.md``, "Time budgets"): under ASGI, with every middleware
-async-capable, the middleware answers ``RequestTimeout`` when the budget runs out. An async
-view is cancelled; a sync view (every DRF view) keeps running in its thread until it returns,
-only the answer is sent on time. Under WSGI nothing inside Django can interrupt a view: use the
-server's timeout (gunicorn sync workers ``--timeout``).
+async-capable, the middleware answers ``RequestTimeout``. An async view is cancelled when the
+budget runs out and the 504 goes out on time. A sync view (every DRF view) cannot be stopped:
+it runs to its end in its thread, and the 504 is answered only when it returns (its response
+discarded); the storing of a logged error also waits for that thread. Under WSGI nothing inside
+Django can interrupt a view: use the server's timeout (gunicorn sync workers ``--timeout``).
 """
 
 from __future__ import annotations
