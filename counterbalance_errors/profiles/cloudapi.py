@@ -54,7 +54,21 @@ class CloudApiProfile(Profile):
     hash_header = "Request-Id"
     documented_statuses = frozenset({400, 401, 403, 404, 405, 406, 409, 413, 415, 420, 449})
     code_statuses = {"RequestThrottled": 420, "InvalidVersion": 449}
-    reason_phrases = {420: "Slow Down", 449: "Retry With"}
+    # The document's names, whatever Python calls them (3.13 renamed 413 "Content Too Large").
+    reason_phrases = {
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        406: "Not Acceptable",
+        409: "Conflict",
+        413: "Request Entity Too Large",
+        415: "Unsupported Media Type",
+        420: "Slow Down",
+        449: "Retry With",
+        503: "Service Unavailable",
+    }
     schema_name = "CloudApiError"
     #: Canonical codes the document calls otherwise.
     code_names = {"EndpointNotFound": "ResourceNotFound"}
