@@ -16,6 +16,7 @@ import pstats
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import connections
 from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
@@ -52,10 +53,17 @@ def transport(request: pytest.FixtureRequest, settings: Any) -> str:
 
 def send(transport: str, method: str, url: str, **kwargs: Any) -> Any:
     if transport == "asgi":
-        return asyncio.run(
-            getattr(AsyncClient(raise_request_exception=False), method)(url, **kwargs)
-        )
+        return asyncio.run(asgi_request(method, url, **kwargs))
     return getattr(Client(raise_request_exception=False), method)(url, **kwargs)
+
+
+async def asgi_request(method: str, url: str, **kwargs: Any) -> Any:
+    try:
+        return await getattr(AsyncClient(raise_request_exception=False), method)(url, **kwargs)
+    finally:
+        # asgiref's worker thread keeps its own connection open: the test database could
+        # not be dropped (PostgreSQL) at the end of the session.
+        await sync_to_async(connections.close_all)()
 
 
 def profiled(transport: str, method: str, url: str, **kwargs: Any) -> tuple[Any, list[str]]:
