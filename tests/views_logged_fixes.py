@@ -26,10 +26,14 @@ def container_message_fail(request: HttpRequest) -> HttpResponse:
 
 
 def failing_row(request: HttpRequest) -> HttpResponse:
-    """PostgreSQL: a NOT NULL violation whose DETAIL lists the whole row."""
+    """A database error whose text holds a value: PostgreSQL's NOT NULL violation lists the
+    whole row (``Failing row contains``), MariaDB's strict mode quotes a value it cannot
+    convert (``Incorrect integer value``)."""
     secret = request.GET.get("secret", "")
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS cb_row (hash text, n int NOT NULL)")
+        if connection.vendor == "mysql":
+            cursor.execute("INSERT INTO cb_row (hash, n) VALUES ('x', %s)", [secret])
         cursor.execute("INSERT INTO cb_row (hash, n) VALUES (%s, NULL)", [secret])
     return HttpResponse("unreachable")
 
