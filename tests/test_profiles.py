@@ -71,6 +71,7 @@ def test_select_your_own_by_dotted_path(settings: Any) -> None:
     assert call("wsgi", "GET", "/drf/success/")["X-Teapot"] == "short and stout"
 
 
+@pytest.mark.django_db  # Django 6 runs model checks against the databases
 @pytest.mark.parametrize(
     "value", ["tests.test_profiles.NotAProfile", "tests.nowhere.Profile", "no-dots"]
 )
