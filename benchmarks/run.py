@@ -931,6 +931,32 @@ def profile(case: str, variant: str, n: int) -> str:
             worker.close()
 
 
+def middleware_cost(rounds: int, n: int = 2000) -> str:
+    """The middleware's own cost on the success path, A/B in one process (no process bias)."""
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="cb-bench-") as tmp:
+        database = Database(
+            "sqlite",
+            {"CB_BENCH_DB": "sqlite", "CB_BENCH_SQLITE_PATH": f"{tmp}/m.sqlite3"},
+            "SQLite",
+        )
+        worker = WorkerProcess("app", project_env("app", database))
+        try:
+            for case in ("plain-success", "drf-success"):
+                timings = worker.call("middleware_cost", case=case, n=n, rounds=rounds)
+                real, bare = timings["real"], timings["passthrough"]
+                cost = statistics.median([a - b for a, b in zip(real, bare, strict=True)])
+                ratio, low, high = _median_ratio(real, bare)
+                lines.append(
+                    f"{case}: the middleware costs {cost * 1e6:.1f} µs of"
+                    f" {_us(statistics.median(real))}"
+                    f", ratio {ratio:.3f} ({low:.2f}-{high:.2f}), {rounds} rounds, CPU time"
+                )
+        finally:
+            worker.close()
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
@@ -953,7 +979,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="print a cProfile of one case (drf-success, plain-success, drf-404, drf-400, "
         "plain-500, drf-500) in one variant (app, bare, dse) instead of benchmarking",
     )
+    parser.add_argument(
+        "--middleware-cost",
+        action="store_true",
+        help="measure only the middleware's cost on the success path, A/B in one process",
+    )
     args = parser.parse_args(argv)
+    if args.middleware_cost:
+        print(middleware_cost(max(7, args.rounds or 25)))
+        return 0
     if args.profile:
         case, _, variant = args.profile.partition(":")
         print(profile(case, variant or "app", 3000))

@@ -131,6 +131,29 @@ class Worker:
 
         return storage.storm(self, kind, n, settings)
 
+    def op_middleware_cost(self, case: str, n: int, rounds: int) -> dict[str, Any]:
+        """CPU seconds per request with ErrorEnvelopeMiddleware's ``__call__`` as it is and
+        replaced by a bare pass-through, on alternate rounds in this one process."""
+        from counterbalance_errors.middleware import ErrorEnvelopeMiddleware
+
+        real = ErrorEnvelopeMiddleware.__call__
+
+        def passthrough(self: Any, request: Any) -> Any:
+            return self.get_response(request)
+
+        make = self.environs[case]
+        self._loop(make, n)
+        timings: dict[str, list[float]] = {"real": [], "passthrough": []}
+        try:
+            for index in range(rounds):
+                order = ("real", "passthrough") if index % 2 == 0 else ("passthrough", "real")
+                for name in order:
+                    ErrorEnvelopeMiddleware.__call__ = real if name == "real" else passthrough  # type: ignore[method-assign]
+                    timings[name].append(self._loop(make, n, "cpu") / n)
+        finally:
+            ErrorEnvelopeMiddleware.__call__ = real  # type: ignore[method-assign]
+        return timings
+
     def op_commit_floor(self, n: int) -> dict[str, Any]:
         from benchmarks import storage
 

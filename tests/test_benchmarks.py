@@ -7,7 +7,7 @@ issue asks for is measured, and that each variant answered what its row claims t
 
 from __future__ import annotations
 
-from benchmarks.run import Config, run
+from benchmarks.run import Config, middleware_cost, run
 
 ROWS = [
     "success, DRF view",
@@ -47,3 +47,10 @@ def test_smoke_run_measures_every_row() -> None:
             assert storm.errors == Config.smoke_config().storm_errors, storm
             assert storm.rows, storm
     assert "SMOKE RUN" in table
+
+
+def test_middleware_cost_runs() -> None:
+    out = middleware_cost(rounds=1, n=3)
+
+    assert "plain-success: the middleware costs" in out
+    assert "drf-success: the middleware costs" in out
