@@ -391,7 +391,7 @@ def _postgres_admin(sql: str) -> None:
         autocommit=True,
         connect_timeout=3,
     ) as connection:
-        connection.execute(sql)  # type: ignore[arg-type]
+        connection.execute(sql)  # type: ignore[arg-type,unused-ignore]
 
 
 @contextlib.contextmanager
@@ -747,12 +747,13 @@ def _python_load(url: str, seconds: float) -> float:
     import urllib.parse
 
     parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
     counts = [0, 0]
     deadline = time.monotonic() + seconds
 
     def run(slot: int) -> None:
         while time.monotonic() < deadline:
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+            connection = http.client.HTTPConnection(host, parts.port, timeout=5)
             connection.request("GET", parts.path)
             connection.getresponse().read()
             connection.close()

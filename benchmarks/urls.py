@@ -14,7 +14,7 @@ urlpatterns = [
     path("storm/<int:index>/", views.storm),
 ]
 
-if settings.VARIANT == "app":
+if getattr(settings, "VARIANT", "app") == "app":
     handler400 = "counterbalance_errors.views.bad_request"
     handler403 = "counterbalance_errors.views.permission_denied"
     handler404 = "counterbalance_errors.views.page_not_found"

@@ -96,7 +96,7 @@ class Worker:
             result = application(make(), start_response)
             for _chunk in result:
                 pass
-            result.close()  # type: ignore[attr-defined]
+            result.close()
         return now() - started
 
     # --- commands -----------------------------------------------------------------------
@@ -126,7 +126,7 @@ class Worker:
         stats.sort_stats("tottime").print_stats(25)
         return {"text": out.getvalue()}
 
-    def op_storm(self, kind: str, n: int, settings: dict[str, Any] | None) -> dict[str, Any]:
+    def op_storm(self, kind: str, n: int, settings: dict[str, Any]) -> dict[str, Any]:
         from benchmarks import storage
 
         return storage.storm(self, kind, n, settings)
