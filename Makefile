@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= test,openapi,lint,bench
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-postgres test-mariadb test-browser test-django6 lint check bench bench-smoke schemathesis clean
+.PHONY: demo test test-postgres test-mariadb test-browser test-django6 test-drf316 lint check bench bench-smoke schemathesis clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test-browser: venv
 # The newest Django 6.x on the newest Python available (Django 6 needs Python >= 3.12).
 test-django6:
 	$(MAKE) test VENV=.venv-django6 PIP_EXTRA="'django>=6,<7'" PYTEST_ARGS="-q --cov-fail-under=0 $(PYTEST_ARGS)"
+
+# The oldest supported DRF (3.16: list-shaped ListSerializer errors, streamed JSON bodies).
+test-drf316:
+	$(MAKE) test VENV=.venv-drf316 PIP_EXTRA="'djangorestframework>=3.16,<3.17'" PYTEST_ARGS="-q -p no:randomly $(PYTEST_ARGS)"
 
 lint: venv
 	$(BIN)/ruff check .

@@ -26,12 +26,12 @@ from django.urls import Resolver404
 from django.utils.translation import gettext_lazy, override
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
-from rest_framework.deprecation import RemovedInDRF320Warning
 from rest_framework.exceptions import ErrorDetail
 
 from counterbalance_errors import catalog
 from counterbalance_errors import exceptions as cb
 from counterbalance_errors.catalog import FieldError, flatten_validation
+from tests.drf_compat import LIST_ERROR_SHAPES, list_shape_warning
 from tests.models import Widget
 from tests.views import ItemSerializer, PayloadSerializer
 from tests.views_drf import (
@@ -630,7 +630,7 @@ def serializer_error(serializer: Any) -> catalog.ApiError:
     return catalog.from_exception(info.value)
 
 
-@pytest.mark.parametrize("as_dict", [True, False], ids=["dict-shape", "list-shape"])
+@LIST_ERROR_SHAPES
 def test_real_serializer_errors_in_both_list_shapes(settings: Any, as_dict: bool) -> None:
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "LIST_SERIALIZER_ERRORS_AS_DICT": as_dict}
 
@@ -639,9 +639,9 @@ def test_real_serializer_errors_in_both_list_shapes(settings: Any, as_dict: bool
         many = serializer_error(ItemSerializer(data=INVALID_ITEMS, many=True))
         assert isinstance(many.exception.detail, dict)  # type: ignore[union-attr]
     else:
-        with pytest.warns(RemovedInDRF320Warning):
+        with list_shape_warning():
             payload = serializer_error(PayloadSerializer(data=INVALID_PAYLOAD))
-        with pytest.warns(RemovedInDRF320Warning):
+        with list_shape_warning():
             many = serializer_error(ItemSerializer(data=INVALID_ITEMS, many=True))
         assert isinstance(many.exception.detail, list)  # type: ignore[union-attr]
 
