@@ -446,7 +446,6 @@ def persist(request: HttpRequest | None, state: ErrorState | None) -> None:
         if getattr(request, STORED_ATTR, None) == state.logging_hash:
             return
         setattr(request, STORED_ATTR, state.logging_hash)
-    state.stored = True
     store(state, request)
 
 

@@ -44,7 +44,6 @@ class ErrorState:
 
     error: ApiError
     logging_hash: str | None
-    stored: bool = False
     #: Django answers this error itself (its technical page, handler500): the response then
     #: has Django's status for the exception, not the error's.
     django_answers: bool = False
