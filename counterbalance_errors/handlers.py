@@ -13,7 +13,7 @@ from django.http import Http404, HttpResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.views import set_rollback
 
-from counterbalance_errors import catalog, recording, responses
+from counterbalance_errors import capture, catalog, responses
 from counterbalance_errors.exceptions import InvalidVersion
 from counterbalance_errors.renderers import EnvelopeJSONRenderer
 
@@ -35,7 +35,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse |
     error = catalog.from_exception(_refine(exc, request))
     if error.is_server_error:
         _prepare_reraise(request)
-        recording.remember_drf_data(request)  # DRF's parsed body, for the stored record
+        capture.remember_drf_data(request)  # DRF's parsed body, for the stored record
         return None
     set_rollback()
     try:

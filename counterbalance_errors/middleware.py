@@ -38,7 +38,7 @@ from django.urls import resolve
 from django.utils.log import log_response
 from django.views.debug import ExceptionReporter, get_exception_reporter_class
 
-from counterbalance_errors import budget, catalog, recording, responses
+from counterbalance_errors import budget, capture, catalog, responses
 from counterbalance_errors.profiles import get_profile
 
 logger = logging.getLogger("counterbalance_errors")
@@ -69,7 +69,7 @@ class ErrorEnvelopeMiddleware:
         except Exception as exc:
             response = self.escaped(request, exc)
         response = self.finish(request, response)  # type: ignore[arg-type]
-        recording.persist_deferred(request, responses.get_state(request))
+        capture.persist_deferred(request, responses.get_state(request))
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -80,12 +80,12 @@ class ErrorEnvelopeMiddleware:
         except Exception as exc:
             response = self.escaped(request, exc)
         response = self.finish(request, response)
-        await recording.apersist_deferred(request, responses.get_state(request))
+        await capture.apersist_deferred(request, responses.get_state(request))
         return response
 
     def start(self, request: HttpRequest) -> None:
         _mark_seen(request)
-        recording.defer(request)  # stored after the response, outside the view's transaction
+        capture.defer(request)  # stored after the response, outside the view's transaction
         budget.start(request)
         if settings.DEBUG:
             _remember_in_technical_pages(request)
@@ -241,7 +241,7 @@ def remember(request: HttpRequest, exc: Exception) -> None:
     try:
         state = responses.attach(request, catalog.from_exception(exc))
         state.django_answers = True
-        recording.store_unless_deferred(request, state)
+        capture.store_unless_deferred(request, state)
     except Exception:
         logger.exception("counterbalance_errors could not remember %r", exc)
 

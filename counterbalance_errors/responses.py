@@ -21,7 +21,7 @@ from django.core.exceptions import (
 )
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from counterbalance_errors import conf, recording
+from counterbalance_errors import capture, conf
 from counterbalance_errors.catalog import CATALOG, ApiError
 from counterbalance_errors.profiles import CounterbalanceProfile, Profile, Rendered, get_profile
 
@@ -93,8 +93,8 @@ def render(request: Any, error: ApiError) -> tuple[Profile, Rendered]:
     state = attach(request, error)
     profile = get_profile()
     http_request = django_request(request) if request is not None else None
-    recording.remember_drf_data(request)
-    recording.store_unless_deferred(http_request, state)
+    capture.remember_drf_data(request)
+    capture.store_unless_deferred(http_request, state)
     try:
         return profile, profile.render(error, state.logging_hash, http_request)
     except Exception:

@@ -1,4 +1,5 @@
-"""Building, scrubbing and storing logged errors: the only module that writes them.
+"""From a request and its error to a scrubbed :class:`Record`: the only reader of the request
+for storage.
 
 When an error gets its ``logging_hash`` (:func:`counterbalance_errors.responses.attach`),
 nothing is written yet: the view may still be inside its ``ATOMIC_REQUESTS`` transaction,
@@ -9,34 +10,25 @@ which is about to roll back. The row is written once that transaction is over:
 * without the middleware, by the URLconf error views and the ``got_request_exception``
   receiver, which Django calls after the view's transaction has exited.
 
-If the connection is still inside a transaction at that point (another middleware or the
-caller wrapped the request in ``atomic()``), the row goes through ``ISOLATED_DATABASE`` when
-one is configured, else into a savepoint, and a fallback log line keeps the record in case
-the enclosing transaction rolls back. If storing fails for any reason (database down, a bug),
-the record goes to the ``counterbalance_errors`` logger as one JSON line. Nothing here raises
-into the request, and ``transaction.on_commit`` is never used: a rollback discards it.
+If storing fails for any reason (database down, a bug), the record goes to the
+``counterbalance_errors`` logger as one line. Nothing here raises into the request.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 import reprlib
-import sysconfig
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timedelta
-from types import FrameType
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
-from django.db.models import Case, DateTimeField, F, PositiveIntegerField, Value, When
+from django.db import connections
 from django.http import HttpRequest, QueryDict, RawPostDataException
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
@@ -45,15 +37,15 @@ from django.views.debug import SafeExceptionReporterFilter
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Empty
 
-from counterbalance_errors import conf
+from counterbalance_errors import conf, recorder
+from counterbalance_errors.fingerprints import fingerprint, frame_name, is_in_app, qualified_name
+from counterbalance_errors.logs import fallback
 from counterbalance_errors.profiles.base import request_id
 from counterbalance_errors.scrubbing import FILTERED, TRUNCATED, Scrubber
 
 if TYPE_CHECKING:
     from counterbalance_errors.catalog import ApiError
     from counterbalance_errors.responses import ErrorState
-
-logger = logging.getLogger("counterbalance_errors")
 
 #: Set on a request whose error ErrorEnvelopeMiddleware stores once the response is finished.
 DEFERRED_ATTR = "counterbalance_errors_deferred"
@@ -62,17 +54,11 @@ STORED_ATTR = "counterbalance_errors_stored"
 #: The parsed body a DRF view read (the raw body cannot be read again after DRF parsed it).
 DRF_DATA_ATTR = "counterbalance_errors_drf_data"
 
-#: Outcomes of :func:`store`.
-STORED = "stored"
-UNCOMMITTED = "uncommitted"
-NOT_STORED = "not stored"
-
 MAX_EXCEPTION_MESSAGE = 2000
 MAX_TRACEBACK = 64_000
 MAX_MESSAGE = 1000
 MAX_LOCALS_FRAMES = 10
 MAX_LOCALS_PER_FRAME = 30
-_LIBRARY_ROOTS = ("counterbalance_errors",)
 
 T = TypeVar("T")
 
@@ -117,55 +103,6 @@ class Record:
         return data
 
 
-# --- fingerprints (pure) -------------------------------------------------------------------
-
-
-def qualified_name(cls: type) -> str:
-    module = cls.__module__
-    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
-
-
-def _library_paths() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    found = {
-        paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib") if name in paths
-    }
-    return tuple(sorted(found))
-
-
-_LIBRARY_PATHS = _library_paths()
-
-
-def frame_name(frame: FrameType) -> str:
-    """``module:function`` (qualified), without a line number."""
-    module = str(frame.f_globals.get("__name__", "?"))
-    return f"{module}:{frame.f_code.co_qualname}"
-
-
-def is_in_app(frame: FrameType) -> bool:
-    """A frame of the project's code: not the standard library, site-packages or this app."""
-    module = str(frame.f_globals.get("__name__", ""))
-    if module.partition(".")[0] in _LIBRARY_ROOTS:
-        return False
-    return not frame.f_code.co_filename.startswith(_LIBRARY_PATHS)
-
-
-def fingerprint(exception: BaseException | None, status: int, code: str) -> str:
-    """The grouping key: exception class + in-app frames, or status + code without a traceback.
-
-    No line numbers and no message, so a deploy that moves code or an error whose message
-    carries an id does not start a new group. With no in-app frame, every frame counts.
-    """
-    tb = exception.__traceback__ if exception is not None else None
-    if exception is None or tb is None:
-        parts = ["status", str(status), code]
-    else:
-        frames = [frame for frame, _ in traceback.walk_tb(tb)]
-        in_app = [frame for frame in frames if is_in_app(frame)] or frames
-        parts = ["exception", qualified_name(type(exception)), *map(frame_name, in_app)]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
-
-
 # --- building a record ---------------------------------------------------------------------
 
 
@@ -175,10 +112,6 @@ def _attempt(default: T, build: Callable[[], T]) -> T:
         return build()
     except Exception:
         return default
-
-
-def _cap(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - len(TRUNCATED)] + TRUNCATED
 
 
 def _scrubber() -> Scrubber:
@@ -471,20 +404,21 @@ _local = threading.local()
 
 
 def store(state: ErrorState, request: HttpRequest | None = None) -> str:
-    """Build and write ``state``'s record; return :data:`STORED`, :data:`UNCOMMITTED` or
-    :data:`NOT_STORED`. Never raises: what cannot be stored is logged as one JSON line."""
+    """Build and write ``state``'s record; return the outcome of :func:`recorder.write`.
+
+    Never raises: what cannot be stored is logged as one line."""
     if getattr(_local, "busy", False):
         # An error raised while storing another one (a signal, a DB wrapper): log only.
         fallback(_attempt(None, lambda: _bare_record(state)), "raised while storing an error")
-        return NOT_STORED
+        return recorder.NOT_STORED
     _local.busy = True
     record: Record | None = None
     try:
         record = build(state, request)
-        return _write(record)
+        return recorder.write(record)
     except Exception as exc:
         fallback(record or _attempt(None, lambda: _bare_record(state)), _reason(exc))
-        return NOT_STORED
+        return recorder.NOT_STORED
     finally:
         _local.busy = False
 
@@ -502,290 +436,4 @@ def _bare_record(state: ErrorState) -> Record:
 
 
 def _reason(exc: BaseException) -> str:
-    return _cap(f"{qualified_name(type(exc))}: {Scrubber().scrub_text(str(exc))}", 500)
-
-
-def fallback(record: Record | None, reason: str, level: int = logging.ERROR) -> None:
-    """One JSON line on the ``counterbalance_errors`` logger, with the hash and the record."""
-    try:
-        payload: dict[str, Any] = {"event": "counterbalance_errors.error", "reason": reason}
-        if record is not None:
-            payload.update(record.as_dict())
-        line = json.dumps(payload, default=str, ensure_ascii=True)
-        logging_hash = record.logging_hash if record is not None else None
-        logger.log(level, "%s", line, extra={"logging_hash": logging_hash})
-    except Exception:  # pragma: no cover - logging itself failed; nothing left to do
-        logger.error("counterbalance_errors could not log an unstored error")
-
-
-def _database_alias() -> str:
-    from counterbalance_errors.models import ErrorLog
-
-    return router.db_for_write(ErrorLog) or DEFAULT_DB_ALIAS
-
-
-def isolated_alias(alias: str) -> str | None:
-    """``ISOLATED_DATABASE`` when it can be used for ``alias``'s rows, else None."""
-    isolated = conf.get("ISOLATED_DATABASE")
-    if not isolated or isolated == alias or isolated not in connections.settings:
-        return None
-    if connections[isolated].vendor == "sqlite":
-        # A second SQLite connection deadlocks on the first one's write lock
-        # ("database is locked"); checks.py warns about this setting.
-        return None
-    return str(isolated)
-
-
-def _write(record: Record) -> str:
-    alias = _database_alias()
-    connection = connections[alias]
-    if connection.in_atomic_block:
-        isolated = isolated_alias(alias)
-        if isolated is not None and not connections[isolated].in_atomic_block:
-            _insert(record, isolated)
-            return STORED
-        if connection.needs_rollback:
-            fallback(record, "inside a transaction marked for rollback; not stored")
-            return NOT_STORED
-        _insert(record, alias)  # in a savepoint of the enclosing transaction
-        fallback(
-            record,
-            "stored inside an enclosing transaction, which may still roll back",
-            logging.WARNING,
-        )
-        return UNCOMMITTED
-    _insert(record, alias)
-    return STORED
-
-
-def _insert(record: Record, alias: str) -> None:
-    """Count the occurrence on its group and insert the row, in one short transaction.
-
-    The count is one ``UPDATE ... SET occurrence_count = occurrence_count + 1``: exact under
-    any concurrency. A missing group is created with a count of 0 by an insert that ignores
-    conflicts, outside that transaction, so concurrent first occurrences neither fail nor
-    hold locks that could deadlock (MariaDB); the UPDATE then counts each of them.
-    """
-    from counterbalance_errors.models import ErrorLog
-
-    now = record.created
-    limit = conf.get("FLOOD_LIMIT")
-    cutoff = now - timedelta(seconds=conf.get("FLOOD_WINDOW"))
-    for attempt in range(2):
-        with transaction.atomic(using=alias):
-            counted = _count(alias, record.fingerprint, now, cutoff)
-            if counted is not None:
-                group_id, in_window, group_traceback = counted
-                full = limit is None or in_window <= limit
-                row = _row(record, full)
-                if row.get("traceback") == group_traceback:
-                    row["traceback"] = ""  # the group's, stored once (and shown from there)
-                ErrorLog.objects.using(alias).create(group_id=group_id, **row)
-                return
-        if attempt == 0:
-            # Its own statement (or savepoint): a failure must not break a caller's transaction.
-            with transaction.atomic(using=alias):
-                _create_group(record, alias)
-    raise RuntimeError("the error group disappeared while storing")  # purged meanwhile
-
-
-def _create_group(record: Record, alias: str) -> None:
-    """The group of a first occurrence, counted 0 (the UPDATE counts it); a no-op if it exists."""
-    from counterbalance_errors.models import ErrorGroup
-
-    now = record.created
-    group = ErrorGroup(
-        fingerprint=record.fingerprint,
-        exception_class=record.exception_class,
-        code=record.code,
-        status=record.status,
-        title=_cap(_title(record), 255),
-        traceback=record.traceback,
-        first_seen=now,
-        last_seen=now,
-        occurrence_count=0,
-        window_start=now,
-        window_count=0,
-    )
-    ErrorGroup.objects.using(alias).bulk_create([group], ignore_conflicts=True)
-
-
-def _count(alias: str, fp: str, now: datetime, cutoff: datetime) -> tuple[int, int, str] | None:
-    from counterbalance_errors.models import ErrorGroup
-
-    groups = ErrorGroup.objects.using(alias).filter(fingerprint=fp)
-    fresh = When(window_start__gt=cutoff, then=F("window_count") + 1)
-    # MySQL/MariaDB assign left to right, each seeing the previous assignments: window_count
-    # must be computed before window_start changes.
-    updated = groups.update(
-        occurrence_count=F("occurrence_count") + 1,
-        window_count=Case(fresh, default=Value(1), output_field=PositiveIntegerField()),
-        window_start=Case(
-            When(window_start__gt=cutoff, then=F("window_start")),
-            default=Value(now),
-            output_field=DateTimeField(),
-        ),
-        last_seen=now,
-    )
-    if not updated:
-        return None
-    # The row is locked by the UPDATE until commit, so this reads this occurrence's count.
-    return groups.select_for_update().values_list("pk", "window_count", "traceback").get()
-
-
-def _title(record: Record) -> str:
-    if record.exception_class:
-        return f"{record.exception_class}: {record.exception_message}".strip(": ")
-    return f"{record.status} {record.code}"
-
-
-_COMPACT_FIELDS = frozenset(
-    {
-        "logging_hash",
-        "created",
-        "status",
-        "code",
-        "fingerprint",
-        "message",
-        "exception_class",
-        "method",
-        "path",
-        "user_id",
-        "compute_node",
-        "request_id",
-    }
-)
-
-
-def _row(record: Record, full: bool) -> dict[str, Any]:
-    values = {f.name: getattr(record, f.name) for f in fields(record)}
-    if not full:
-        values = {k: v for k, v in values.items() if k in _COMPACT_FIELDS}
-    values["compact"] = not full
-    return values
-
-
-# --- retention -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Purged:
-    """What :func:`purge` deleted (or, in a dry run, would delete)."""
-
-    entries: int
-    groups: int
-    batches: int
-
-
-def purge(
-    cutoff: datetime,
-    *,
-    keep: int = 0,
-    batch_size: int = 1000,
-    commit: bool = False,
-    database: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> Purged:
-    """Delete the entries created before ``cutoff`` (except the newest ``keep`` of each
-    fingerprint), then the groups left empty and not seen since; count only unless ``commit``.
-
-    Deletes by primary key in batches of ``batch_size``, each its own statement, so no lock is
-    held for long. ``progress(count, batches)`` is called after each fingerprint's deletes.
-    """
-    from django.db.models import Exists, OuterRef
-
-    from counterbalance_errors.models import ErrorGroup, ErrorLog
-
-    alias = database or _database_alias()
-    querysets = _deletable(alias, cutoff, keep)
-    groups = ErrorGroup.objects.using(alias).filter(last_seen__lt=cutoff)
-    empty_groups = groups.filter(~Exists(ErrorLog.objects.filter(group=OuterRef("pk"))))
-    if not commit:
-        entries = sum(queryset.count() for queryset in querysets)
-        # Without `keep`, every entry of a group last seen before the cutoff goes.
-        return Purged(entries, (empty_groups if keep else groups).count(), 0)
-    deleted = batches = 0
-    for queryset in querysets:
-        count, runs = _delete_in_batches(queryset, batch_size)
-        deleted += count
-        batches += runs
-        if runs and progress is not None:
-            progress(count, runs)
-    deleted_groups, _ = _delete_in_batches(empty_groups, batch_size)
-    return Purged(deleted, deleted_groups, batches)
-
-
-def _deletable(alias: str, cutoff: datetime, keep: int) -> list[Any]:
-    """All old entries, or per fingerprint the old ones behind its newest ``keep``."""
-    from django.db.models import Q
-
-    from counterbalance_errors.models import ErrorLog
-
-    old = ErrorLog.objects.using(alias).filter(created__lt=cutoff)
-    if not keep:
-        return [old]
-    querysets = []
-    fingerprints = old.order_by().values_list("fingerprint", flat=True).distinct()
-    for fp in fingerprints.iterator():
-        newest = (
-            ErrorLog.objects.using(alias)
-            .filter(fingerprint=fp)
-            .order_by("-created", "-pk")
-            .values_list("created", "pk")[keep - 1 : keep]
-        )
-        boundary = list(newest)
-        if not boundary:
-            continue  # fewer than `keep` entries: all kept
-        created, pk = boundary[0]
-        behind = Q(created__lt=created) | Q(created=created, pk__lt=pk)
-        querysets.append(old.filter(behind, fingerprint=fp))
-    return querysets
-
-
-def _delete_in_batches(queryset: Any, batch_size: int) -> tuple[int, int]:
-    """Delete ``queryset`` in primary-key batches; each DELETE repeats its conditions.
-
-    An occurrence may arrive between selecting a batch and deleting it: an entry that no longer
-    matches is kept, and a group is deleted by one plain DELETE (its conditions say it has no
-    entries), never by Django's cascade, which would take a brand-new entry with it. If the
-    entry is inserted while that DELETE runs, the foreign key refuses the DELETE instead.
-    """
-    from counterbalance_errors.models import ErrorGroup
-
-    deleted = runs = 0
-    while True:
-        pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not pks:
-            return deleted, runs
-        batch = queryset.filter(pk__in=pks)
-        if queryset.model is ErrorGroup:
-            deleted += batch._raw_delete(queryset.db)
-        else:
-            deleted += batch.delete()[0]
-        runs += 1
-
-
-# --- logging -------------------------------------------------------------------------------
-
-
-class LoggingHashFilter(logging.Filter):
-    """Adds ``logging_hash`` to log records that carry a ``request`` (``django.request``).
-
-    Installed on the ``django.request`` logger when the app is ready; add it to your own
-    handlers too (``"()": "counterbalance_errors.recording.LoggingHashFilter"``) to see the
-    hash in structlog, Sentry or JSON log output.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "logging_hash", None) is None:
-            from counterbalance_errors.responses import get_logging_hash
-
-            request = getattr(record, "request", None)
-            record.logging_hash = get_logging_hash(request) if request is not None else None
-        return True
-
-
-def install_logging_filter() -> None:
-    request_logger = logging.getLogger("django.request")
-    if not any(isinstance(f, LoggingHashFilter) for f in request_logger.filters):
-        request_logger.addFilter(LoggingHashFilter())
+    return recorder.cap(f"{qualified_name(type(exc))}: {Scrubber().scrub_text(str(exc))}", 500)
