@@ -14,7 +14,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.test import Client
 
-from counterbalance_errors import capture, catalog, recorder, responses
+from counterbalance_errors import capture, catalog, responses
 from counterbalance_errors.models import ErrorLog
 from counterbalance_errors.testing import assert_error
 from tests.errorlog_helpers import (
