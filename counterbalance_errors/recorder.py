@@ -598,7 +598,8 @@ class Writer:
                     break
                 self.lock.wait(left)
             items = [self.queue.popleft() for _ in range(min(size, len(self.queue)))]
-            batch = self.batch = Batch(items, self.clock())
+            # The deadline counts from the oldest record's submission, queued or taken.
+            batch = self.batch = Batch(items, items[0].queued)
         # Built outside the lock: format + scrub run here, on the writer thread.
         records = [build(i.item) for i in items]
         with self.lock:
