@@ -90,6 +90,12 @@ DEFAULTS: dict[str, Any] = {
     "FLOOD_WINDOW": 60,
     # Default age, in days, of the entries errorlog_purge deletes.
     "RETENTION_DAYS": 30,
+    # Dotted paths of middleware that never answer with an error response of their own and may
+    # sit above ErrorEnvelopeMiddleware, besides the built-in list (checks.py, W002).
+    "MIDDLEWARE_ABOVE": (),
+    # problem_details: the URI of each problem type, "{code}" replaced by the error's code
+    # (e.g. "https://api.example.com/problems/{code}"); None: "about:blank" (RFC 9457 §4.2.1).
+    "PROBLEM_TYPE_URI": None,
 }
 
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -109,6 +115,11 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "FLOOD_LIMIT": (lambda v: v is None or _is_int(v, 1), "an int >= 1 or None"),
     "FLOOD_WINDOW": (lambda v: _is_int(v, 1), "an int >= 1 (seconds)"),
     "RETENTION_DAYS": (lambda v: _is_int(v, 1), "an int >= 1 (days)"),
+    "MIDDLEWARE_ABOVE": (_is_str_collection, "a list of dotted paths"),
+    "PROBLEM_TYPE_URI": (
+        lambda v: v is None or (isinstance(v, str) and "{code}" in v),
+        'None or a URI template containing "{code}"',
+    ),
 }
 
 

@@ -180,6 +180,9 @@ class Profile:
     content_type: ClassVar[str] = "application/json"
     #: Header that carries the logging_hash of logged errors (None: no header).
     hash_header: ClassVar[str | None] = HASH_HEADER
+    #: Further error headers browser code needs to read (W013 asks CORS to expose them, with
+    #: the hash header and ``Retry-After``).
+    browser_headers: ClassVar[tuple[str, ...]] = ()
     #: 4xx statuses the profile's document lists; None means every canonical status.
     documented_statuses: ClassVar[frozenset[int] | None] = None
     #: Status used for an undocumented 4xx when strict.

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from counterbalance_errors.catalog import ApiError
+from counterbalance_errors import conf
+from counterbalance_errors.catalog import CATALOG, ApiError, make
 from counterbalance_errors.profiles.base import FIELD_ERROR_SCHEMA, HASH_PATTERN, Profile
 
 
@@ -21,11 +22,12 @@ def status_phrase(status: int) -> str:
 class ProblemDetailsProfile(Profile):
     """RFC 9457: ``application/problem+json`` with canonical statuses.
 
-    ``type`` is ``about:blank`` (the status says what kind of problem it is), so ``title`` is
-    the status phrase; ``detail`` is the message, ``instance`` the request path. Extension
+    ``type`` is the URI of the error's code when ``PROBLEM_TYPE_URI`` is set (a template with
+    ``{code}``), else ``about:blank`` (the status says what kind of problem it is); ``title`` is
+    the status phrase, ``detail`` the message, ``instance`` the request path. Extension
     members: ``code`` (the stable code), ``errors`` (validation details) and ``logging_hash``
-    (logged errors; also in ``X-Counterbalance-Log-Hash``). Override :meth:`problem_type` to
-    give each code a URI of your own.
+    (logged errors; also in ``X-Counterbalance-Log-Hash``). Override :meth:`problem_type` for
+    another scheme.
     """
 
     name = "problem_details"
@@ -34,7 +36,8 @@ class ProblemDetailsProfile(Profile):
     schema_name = "ProblemDetails"
 
     def problem_type(self, error: ApiError) -> str:
-        return "about:blank"
+        template = conf.get("PROBLEM_TYPE_URI")
+        return "about:blank" if template is None else str(template).replace("{code}", error.code)
 
     def body(
         self,
@@ -62,7 +65,7 @@ class ProblemDetailsProfile(Profile):
         return {
             "type": "object",
             "properties": {
-                "type": {"type": "string", "description": "A URI reference (RFC 9457)."},
+                "type": self._type_schema(),
                 "title": {"type": "string"},
                 "status": {"type": "integer"},
                 "detail": {"type": "string"},
@@ -73,3 +76,14 @@ class ProblemDetailsProfile(Profile):
             },
             "required": ["type", "title", "status", "detail", "code"],
         }
+
+    def _type_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {
+            "type": "string",
+            "format": "uri-reference",
+            "description": "A URI reference that identifies the problem type (RFC 9457).",
+        }
+        if conf.get("PROBLEM_TYPE_URI") is not None:
+            # One type per catalog code (PROBLEM_TYPE_URI).
+            schema["enum"] = sorted({self.problem_type(make(code)) for code in CATALOG})
+        return schema
