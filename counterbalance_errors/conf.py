@@ -96,6 +96,10 @@ DEFAULTS: dict[str, Any] = {
     # problem_details: the URI of each problem type, "{code}" replaced by the error's code
     # (e.g. "https://api.example.com/problems/{code}"); None: "about:blank" (RFC 9457 §4.2.1).
     "PROBLEM_TYPE_URI": None,
+    # Admin links of a logged error to its Sentry event and its trace: templates with
+    # "{event_id}" / "{trace_id}" (docs/integrations.md); None: no link.
+    "SENTRY_EVENT_URL": None,
+    "TRACE_URL": None,
 }
 
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -119,6 +123,14 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "PROBLEM_TYPE_URI": (
         lambda v: v is None or (isinstance(v, str) and "{code}" in v),
         'None or a URI template containing "{code}"',
+    ),
+    "SENTRY_EVENT_URL": (
+        lambda v: v is None or (isinstance(v, str) and "{event_id}" in v),
+        'None or a URL template containing "{event_id}"',
+    ),
+    "TRACE_URL": (
+        lambda v: v is None or (isinstance(v, str) and "{trace_id}" in v),
+        'None or a URL template containing "{trace_id}"',
     ),
 }
 

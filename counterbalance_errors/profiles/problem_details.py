@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -34,6 +35,7 @@ class ProblemDetailsProfile(Profile):
     document = "RFC 9457 (Problem Details for HTTP APIs)"
     content_type = "application/problem+json"
     schema_name = "ProblemDetails"
+    hash_key = "logging_hash"
 
     def problem_type(self, error: ApiError) -> str:
         template = conf.get("PROBLEM_TYPE_URI")
@@ -58,7 +60,7 @@ class ProblemDetailsProfile(Profile):
         if error.details:
             body["errors"] = [d.as_dict() for d in error.details]
         if logging_hash:
-            body["logging_hash"] = logging_hash
+            body[self.hash_key] = logging_hash
         return body
 
     def body_schema(self) -> dict[str, Any] | None:
@@ -76,6 +78,11 @@ class ProblemDetailsProfile(Profile):
             },
             "required": ["type", "title", "status", "detail", "code"],
         }
+
+    def error_fields(
+        self, body: Any, headers: Mapping[str, str]
+    ) -> tuple[str | None, str, list[Any]]:
+        return body["code"], str(body["detail"]), list(body.get("errors", []))
 
     def _type_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {

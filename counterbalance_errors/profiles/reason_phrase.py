@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest
@@ -55,6 +56,16 @@ class ReasonPhraseProfile(Profile):
         headers = super().error_headers(error, status, logging_hash)
         headers[PHRASE_HEADER] = ascii_text(message_with_details(error), PHRASE_HEADER_LIMIT)
         return headers
+
+    def shown_code(self, code: str) -> str | None:
+        return None  # no body
+
+    def error_fields(
+        self, body: Any, headers: Mapping[str, str]
+    ) -> tuple[str | None, str, list[Any]]:
+        if body is not None:
+            raise ValueError("an error has no body")
+        return None, headers[PHRASE_HEADER], []
 
     def body_schema(self) -> dict[str, Any] | None:
         return None
