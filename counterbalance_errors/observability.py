@@ -64,7 +64,7 @@ def annotate(ctx: RequestContext, request: HttpRequest | None) -> None:
             ctx.trace_id = trace_id_from_traceparent(request.META.get("HTTP_TRACEPARENT", ""))
 
 
-def tag_sentry_event(event: dict[str, Any], hint: dict[str, Any] | None) -> dict[str, Any]:
+def tag_sentry_event(event: Any, hint: dict[str, Any] | None) -> Any:
     """Sentry event processor: tag events of a request with a logged error with its hash."""
     with guarded("could not tag a Sentry event"):
         ctx = context.current_context()
@@ -72,12 +72,15 @@ def tag_sentry_event(event: dict[str, Any], hint: dict[str, Any] | None) -> dict
             return event
         exc_info = (hint or {}).get("exc_info")
         exception = exc_info[1] if exc_info else None
-        if ctx.logging_hash is None and isinstance(exception, BaseException):
-            # Sentry's got_request_exception receiver (or a capture_exception in the view) ran
-            # before the error got its hash: reserve it now; the request's logged error takes
-            # the reserved hash (context.attach keeps a hash the request already has).
-            if catalog.from_exception(exception).status in conf.logged_statuses():
-                ctx.logging_hash = context.new_logging_hash()
+        # Sentry's got_request_exception receiver (or a capture_exception in the view) ran
+        # before the error got its hash: reserve it now; the request's logged error takes the
+        # reserved hash (context.attach keeps a hash the request already has).
+        if (
+            ctx.logging_hash is None
+            and isinstance(exception, BaseException)
+            and catalog.from_exception(exception).status in conf.logged_statuses()
+        ):
+            ctx.logging_hash = context.new_logging_hash()
         if ctx.logging_hash:
             event.setdefault("tags", {})[HASH_KEY] = ctx.logging_hash
             ctx.sentry_event_id = str(event.get("event_id") or "")[:32]

@@ -29,9 +29,8 @@ HASH_RE = re.compile(r"^[0-9a-f]{40}$")
 
 def read_error(response: HttpResponseBase) -> ErrorReading:
     """The active profile's reading of an error response (AssertionError if it is not one)."""
-    headers = {name: value for name, value in response.items()}
     content = b"" if response.streaming else response.content  # type: ignore[attr-defined]
-    return get_profile().read_error(response.status_code, headers, content)
+    return get_profile().read_error(response.status_code, response.headers, content)
 
 
 def assert_error(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from counterbalance_errors.context import RequestContext
+from django.http import HttpRequest
 from django.test import RequestFactory
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from counterbalance_errors import context, observability
+from counterbalance_errors.context import RequestContext
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 VALID = f"00-{TRACE}-00f067aa0ba902b7-01"
@@ -66,8 +67,13 @@ def test_annotate_prefers_the_active_span_and_tags_it() -> None:
 
 
 @pytest.fixture
-def current() -> Iterator[RequestContext]:
-    ctx = RequestContext()
+def request_() -> HttpRequest:
+    return RequestFactory().get("/")
+
+
+@pytest.fixture
+def current(request_: HttpRequest) -> Iterator[RequestContext]:
+    ctx = context.of(request_)
     token = context.current.set(ctx)
     yield ctx
     context.current.reset(token)
@@ -82,7 +88,9 @@ def test_sentry_event_of_a_logged_error_is_tagged(current: RequestContext) -> No
     assert current.sentry_event_id == "e" * 32
 
 
-def test_sentry_capture_before_the_hash_reserves_it(current: RequestContext) -> None:
+def test_sentry_capture_before_the_hash_reserves_it(
+    current: RequestContext, request_: HttpRequest
+) -> None:
     exc = KeyError("boom")
 
     event = observability.tag_sentry_event(
@@ -91,7 +99,7 @@ def test_sentry_capture_before_the_hash_reserves_it(current: RequestContext) -> 
 
     assert current.logging_hash is not None
     assert event["tags"]["logging_hash"] == current.logging_hash
-    assert context.remember(current, exc) is current
+    assert context.remember(request_, exc) is current
     assert current.logging_hash == event["tags"]["logging_hash"]  # the error keeps it
 
 

@@ -73,7 +73,7 @@ def test_profiles_without_codes_check_the_status(
     error_profile(profile_name)
     response = client.get("/drf/raise/drf-not-found/")
 
-    with pytest.raises(AssertionError, match="answers 409"):
+    with pytest.raises(AssertionError, match="Conflict answers 400 under"):
         assert_error(response, "Conflict")
 
 

@@ -6,11 +6,14 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from django.http import HttpRequest
-
 from counterbalance_errors import conf
 from counterbalance_errors.catalog import CATALOG, ApiError, make
-from counterbalance_errors.profiles.base import FIELD_ERROR_SCHEMA, HASH_PATTERN, Profile
+from counterbalance_errors.profiles.base import (
+    FIELD_ERROR_SCHEMA,
+    HASH_PATTERN,
+    Profile,
+    RenderContext,
+)
 
 
 def status_phrase(status: int) -> str:
@@ -42,11 +45,7 @@ class ProblemDetailsProfile(Profile):
         return "about:blank" if template is None else str(template).replace("{code}", error.code)
 
     def body(
-        self,
-        error: ApiError,
-        status: int,
-        logging_hash: str | None,
-        request: HttpRequest | None = None,
+        self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext
     ) -> Any:
         body: dict[str, Any] = {
             "type": self.problem_type(error),
@@ -54,8 +53,8 @@ class ProblemDetailsProfile(Profile):
             "status": status,
             "detail": str(error.message),
         }
-        if request is not None:
-            body["instance"] = request.path
+        if ctx.path is not None:
+            body["instance"] = ctx.path
         body["code"] = error.code
         if error.details:
             body["errors"] = [d.as_dict() for d in error.details]

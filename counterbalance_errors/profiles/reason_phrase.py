@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.http import HttpRequest
-
 from counterbalance_errors.catalog import ApiError
 from counterbalance_errors.profiles.base import (
     Profile,
+    RenderContext,
     ascii_text,
     message_with_details,
     string_header,
@@ -42,11 +41,7 @@ class ReasonPhraseProfile(Profile):
         return ascii_text(message_with_details(error), REASON_LIMIT) or None
 
     def body(
-        self,
-        error: ApiError,
-        status: int,
-        logging_hash: str | None,
-        request: HttpRequest | None = None,
+        self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext
     ) -> Any:
         return None
 
