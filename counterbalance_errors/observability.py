@@ -36,7 +36,7 @@ HASH_KEY = "logging_hash"
 
 def trace_id_from_traceparent(value: str) -> str:
     """The trace id of a valid ``traceparent`` header value, else ""."""
-    match = _TRACEPARENT.fullmatch(value.strip())
+    match = _TRACEPARENT.fullmatch(value.strip(" \t"))
     if match is None or match.group(1) == _ZERO_TRACE or match.group(2) == _ZERO_PARENT:
         return ""
     return match.group(1)
@@ -53,15 +53,19 @@ def _active_span() -> Any:
 
 
 def annotate(ctx: RequestContext, request: HttpRequest | None) -> None:
-    """Set ``ctx.trace_id`` and put the hash on the active span; never raises."""
+    """Set ``ctx.trace_id`` (unless already set) and put the hash on the active span; never
+    raises."""
     with guarded("could not read the trace context"):
         span = _active_span()
+        if span is not None and ctx.logging_hash and span.is_recording():
+            span.set_attribute(HASH_KEY, ctx.logging_hash)
+        if ctx.trace_id:
+            return
         if span is not None:
             ctx.trace_id = format(span.get_span_context().trace_id, "032x")
-            if ctx.logging_hash and span.is_recording():
-                span.set_attribute(HASH_KEY, ctx.logging_hash)
         elif request is not None:
-            ctx.trace_id = trace_id_from_traceparent(request.META.get("HTTP_TRACEPARENT", ""))
+            header = str(request.META.get("HTTP_TRACEPARENT", ""))
+            ctx.trace_id = trace_id_from_traceparent(header)
 
 
 def tag_sentry_event(event: Any, hint: dict[str, Any] | None) -> Any:
