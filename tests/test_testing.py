@@ -20,22 +20,6 @@ def profile(request: pytest.FixtureRequest, error_profile: Any) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def client() -> Client:
-    return Client(raise_request_exception=False)
-
-
-def test_every_builtin_profile_is_covered() -> None:
-    assert PROFILES == [
-        "cloudapi",
-        "counterbalance",
-        "green_stack",
-        "numeric",
-        "problem_details",
-        "reason_phrase",
-    ]
-
-
 @pytest.mark.django_db
 def test_a_logged_error_under_every_profile(profile: str, client: Client) -> None:
     response = client.get("/drf/raise/unhandled/")
