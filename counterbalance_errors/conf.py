@@ -110,6 +110,16 @@ DEFAULTS: dict[str, Any] = {
     "RECORDER_SHUTDOWN_TIMEOUT": 5.0,
     # Under Django's test environment, use the writer thread too (else: the caller's thread).
     "RECORDER_THREAD_IN_TESTS": False,
+    # Dotted paths of middleware that never answer with an error response of their own and may
+    # sit above ErrorEnvelopeMiddleware, besides the built-in list (checks.py, W002).
+    "MIDDLEWARE_ABOVE": (),
+    # problem_details: the URI of each problem type, "{code}" replaced by the error's code
+    # (e.g. "https://api.example.com/problems/{code}"); None: "about:blank" (RFC 9457 §4.2.1).
+    "PROBLEM_TYPE_URI": None,
+    # Admin links of a logged error to its Sentry event and its trace: templates with
+    # "{event_id}" / "{trace_id}" (docs/integrations.md); None: no link.
+    "SENTRY_EVENT_URL": None,
+    "TRACE_URL": None,
 }
 
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -137,6 +147,19 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "RECORDER_STATEMENT_TIMEOUT": (lambda v: _is_seconds(v, 0.001), "a number of seconds > 0"),
     "RECORDER_SHUTDOWN_TIMEOUT": (lambda v: _is_seconds(v, 0), "a number of seconds >= 0"),
     "RECORDER_THREAD_IN_TESTS": (_is_bool, "a bool"),
+    "MIDDLEWARE_ABOVE": (_is_str_collection, "a list of dotted paths"),
+    "PROBLEM_TYPE_URI": (
+        lambda v: v is None or (isinstance(v, str) and "{code}" in v),
+        'None or a URI template containing "{code}"',
+    ),
+    "SENTRY_EVENT_URL": (
+        lambda v: v is None or (isinstance(v, str) and "{event_id}" in v),
+        'None or a URL template containing "{event_id}"',
+    ),
+    "TRACE_URL": (
+        lambda v: v is None or (isinstance(v, str) and "{trace_id}" in v),
+        'None or a URL template containing "{trace_id}"',
+    ),
 }
 
 

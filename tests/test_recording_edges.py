@@ -184,16 +184,8 @@ def test_fallback_without_a_record(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
         logs.fallback(None, "nothing to say")
     assert fallback_lines(caplog) == [
-        {"event": "counterbalance_errors.error", "reason": "nothing to say"}
+        {"message": "Logged error - (- -) not stored: nothing to say", "reason": "nothing to say"}
     ]
-
-
-def test_the_logging_filter_keeps_a_hash_already_there() -> None:
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
-    record.logging_hash = "given"
-    record.request = RequestFactory().get("/")
-    logs.LoggingHashFilter().filter(record)
-    assert record.logging_hash == "given"
 
 
 # --- scrubbing limits ----------------------------------------------------------------------

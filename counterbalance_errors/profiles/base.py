@@ -174,6 +174,11 @@ class Profile:
     content_type: ClassVar[str] = "application/json"
     #: Header that carries the logging_hash of logged errors (None: no header).
     hash_header: ClassVar[str | None] = HASH_HEADER
+    #: Key of the logging_hash in the error body (None: the body does not carry it).
+    hash_key: ClassVar[str | None] = None
+    #: Further error headers browser code needs to read (W013 asks CORS to expose them, with
+    #: the hash header and ``Retry-After``).
+    browser_headers: ClassVar[tuple[str, ...]] = ()
     #: 4xx statuses the profile's document lists; None means every canonical status.
     documented_statuses: ClassVar[frozenset[int] | None] = None
     #: Status used for an undocumented 4xx when strict.
@@ -268,3 +273,57 @@ class Profile:
     def error_header_docs(self) -> dict[str, dict[str, Any]]:
         """OpenAPI header objects for headers every error response carries."""
         return {}
+
+    # --- reading an error back (counterbalance_errors.testing) ----------------------------
+
+    def shown_code(self, code: str) -> str | None:
+        """The code a response of catalog ``code`` shows (None: the document shows none)."""
+        return code
+
+    def error_fields(
+        self, body: Any, headers: Mapping[str, str]
+    ) -> tuple[str | None, str, list[Any]]:
+        """(code, message, details) of an error body of this profile; raise ``ValueError``
+        when ``body`` is not one."""
+        inner = body["error"] if isinstance(body, dict) else None
+        if not isinstance(inner, dict) or not isinstance(inner.get("code"), str):
+            raise ValueError("not a {'error': {'code', 'message'}} body")
+        return inner["code"], str(inner.get("message", "")), list(inner.get("details", []))
+
+    def read_error(self, status: int, headers: Mapping[str, str], content: bytes) -> ErrorReading:
+        """What an error response of this profile says, read back from the wire.
+
+        Raises ``AssertionError`` when it is not this profile's error, or when its body and
+        header disagree on the logging_hash.
+        """
+        body = None
+        if content:
+            assert self.content_type in headers.get("Content-Type", ""), (
+                f"{self.name or type(self).__name__}: not an error body: "
+                f"{headers.get('Content-Type')!r}"
+            )
+            body = json.loads(content)
+        try:
+            code, message, details = self.error_fields(body, headers)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AssertionError(f"not a {self.name or type(self).__name__} error: {body}") from exc
+        in_header = headers.get(self.hash_header) if self.hash_header else None
+        in_body = body.get(self.hash_key) if self.hash_key and body else None
+        if in_header and self.hash_key:
+            assert in_body == in_header, f"hash: body {in_body!r}, header {in_header!r}"
+        logging_hash = in_body or in_header
+        if logging_hash is not None and not re.fullmatch(HASH_PATTERN[1:-1], logging_hash):
+            logging_hash = None  # e.g. cloudapi's Request-Id of an error that is not logged
+        return ErrorReading(status, code, message, details, logging_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReading:
+    """An error response read back by its profile (:meth:`Profile.read_error`)."""
+
+    status: int
+    #: The code the response shows (None: the profile's document shows none).
+    code: str | None
+    message: str
+    details: list[Any]
+    logging_hash: str | None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpResponse, HttpResponseBase
@@ -74,8 +75,15 @@ class CloudApiProfile(Profile):
     def body(
         self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext
     ) -> Any:
-        code = self.code_names.get(error.code, error.code) if conf.strict_statuses() else error.code
-        return {"code": code, "message": message_with_details(error)}
+        return {"code": self.shown_code(error.code), "message": message_with_details(error)}
+
+    def shown_code(self, code: str) -> str | None:
+        return self.code_names.get(code, code) if conf.strict_statuses() else code
+
+    def error_fields(
+        self, body: Any, headers: Mapping[str, str]
+    ) -> tuple[str | None, str, list[Any]]:
+        return str(body["code"]), str(body["message"]), []
 
     def error_headers(
         self, error: ApiError, status: int, logging_hash: str | None
