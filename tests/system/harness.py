@@ -30,9 +30,10 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT_BASE = int(os.environ.get("CB_SYSTEM_PORT_BASE", "8220"))
@@ -149,6 +150,8 @@ class Cluster:
 
 
 def connect(port: int, dbname: str) -> psycopg.Connection[Any]:
+    import psycopg  # the postgres extra: imported when a system test runs, not when collected
+
     return psycopg.connect(
         host="127.0.0.1", port=port, user="postgres", dbname=dbname, autocommit=True,
         connect_timeout=10,
