@@ -37,22 +37,14 @@ from django.views.debug import SafeExceptionReporterFilter
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Empty
 
-from counterbalance_errors import conf, recorder
+from counterbalance_errors import conf, context, recorder
+from counterbalance_errors.context import NOT_PARSED, RequestContext
 from counterbalance_errors.fingerprints import fingerprint, frame_name, is_in_app, qualified_name
 from counterbalance_errors.logs import fallback
-from counterbalance_errors.profiles.base import request_id
 from counterbalance_errors.scrubbing import FILTERED, TRUNCATED, Scrubber
 
 if TYPE_CHECKING:
     from counterbalance_errors.catalog import ApiError
-    from counterbalance_errors.responses import ErrorState
-
-#: Set on a request whose error ErrorEnvelopeMiddleware stores once the response is finished.
-DEFERRED_ATTR = "counterbalance_errors_deferred"
-#: The logging_hash already stored for a request (one row per hash).
-STORED_ATTR = "counterbalance_errors_stored"
-#: The parsed body a DRF view read (the raw body cannot be read again after DRF parsed it).
-DRF_DATA_ATTR = "counterbalance_errors_drf_data"
 
 MAX_EXCEPTION_MESSAGE = 2000
 MAX_TRACEBACK = 64_000
@@ -232,7 +224,9 @@ def _hide_post_parameters(data: Any, request: HttpRequest) -> Any:
     return {k: FILTERED if k in sensitive else v for k, v in data.items()}
 
 
-def request_body(request: HttpRequest, scrubber: Scrubber, limit: int) -> Any:
+def request_body(
+    request: HttpRequest, scrubber: Scrubber, limit: int, drf_data: Any = NOT_PARSED
+) -> Any:
     """The scrubbed body of a JSON or form request no larger than ``limit`` bytes, else a note.
 
     Other content types are never stored: their bytes could not be scrubbed.
@@ -258,8 +252,8 @@ def request_body(request: HttpRequest, scrubber: Scrubber, limit: int) -> Any:
         if files:
             data["[files]"] = files
     else:
-        parsed = getattr(request, DRF_DATA_ATTR, empty)
-        if parsed is empty:
+        parsed = drf_data
+        if parsed is NOT_PARSED:
             try:
                 raw = request.body
             except RawPostDataException:
@@ -290,13 +284,14 @@ def _details(error: ApiError, scrubber: Scrubber) -> Any:
     return scrubber.scrub(details)
 
 
-def build(state: ErrorState, request: HttpRequest | None) -> Record:
-    """The scrubbed record of ``state``'s error (never raises; missing parts stay empty)."""
-    error: ApiError = state.error
+def build(ctx: RequestContext, request: HttpRequest | None) -> Record:
+    """The scrubbed record of ``ctx``'s error (never raises; missing parts stay empty)."""
+    error = ctx.error
+    assert error is not None
     exception = error.exception
     scrubber = _attempt(Scrubber(), _scrubber)
     record = Record(
-        logging_hash=str(state.logging_hash),
+        logging_hash=str(ctx.logging_hash),
         created=timezone.now(),
         status=error.status,
         code=error.code[:64],
@@ -333,69 +328,61 @@ def build(state: ErrorState, request: HttpRequest | None) -> Record:
         )
         record.body = _attempt(
             "[not stored: unreadable]",
-            lambda: request_body(request, scrubber, conf.get("MAX_BODY_BYTES")),
+            lambda: request_body(request, scrubber, conf.get("MAX_BODY_BYTES"), ctx.drf_data),
         )
         record.user_id = _attempt("", lambda: _user_id(request))
         # The same id the profile's headers carry, whichever of the two comes first.
-        record.request_id = _attempt("", lambda: request_id(request)[:255])
+        record.request_id = _attempt("", lambda: ctx.request_id[:255])
     return record
 
 
 # --- when to store -------------------------------------------------------------------------
 
 
-def defer(request: HttpRequest) -> None:
-    """Mark ``request`` as handled by the middleware, which stores its error at the end."""
-    setattr(request, DEFERRED_ATTR, True)
-
-
-def remember_drf_data(request: Any) -> None:
-    """Keep a DRF request's parsed body on the Django request (for JSON bodies)."""
-    http_request = getattr(request, "_request", None)
+def remember_drf_data(request: Any, ctx: RequestContext) -> None:
+    """Keep a DRF request's parsed body in the context (for JSON bodies)."""
     data = getattr(request, "_full_data", Empty)
     # Empty: never parsed. An empty QueryDict: DRF's placeholder after a parse error.
-    if http_request is None or data is Empty or (isinstance(data, QueryDict) and not data):
+    if getattr(request, "_request", None) is None or data is Empty:
         return
-    setattr(http_request, DRF_DATA_ATTR, data)
-
-
-def store_unless_deferred(request: HttpRequest | None, state: ErrorState) -> None:
-    """Store now, unless the middleware will (the entry points without middleware)."""
-    if request is not None and getattr(request, DEFERRED_ATTR, False):
+    if isinstance(data, QueryDict) and not data:
         return
-    persist(request, state)
+    ctx.drf_data = data
 
 
-def persist(request: HttpRequest | None, state: ErrorState | None) -> None:
-    """Store ``state``'s error once per hash. Never raises.
+def record_unless_deferred(request: Any, ctx: RequestContext) -> None:
+    """Capture now, unless the middleware will (the entry points without middleware)."""
+    if not ctx.deferred:
+        record(request, ctx)
+
+
+def record(request: Any, ctx: RequestContext) -> None:
+    """Capture ``ctx``'s error once per hash. Never raises.
 
     Sync only, like the ORM: async code calls it through ``sync_to_async`` (as
-    :func:`apersist_deferred` and ``ErrorEnvelopeASGI`` do). Called on an event loop, Django
+    :func:`arecord_deferred` and ``ErrorEnvelopeASGI`` do). Called on an event loop, Django
     refuses the query and the record goes to the fallback log line.
     """
-    if state is None or not state.logging_hash:
+    if ctx.error is None or not ctx.logging_hash or ctx.recorded == ctx.logging_hash:
         return
-    if request is not None:
-        if getattr(request, STORED_ATTR, None) == state.logging_hash:
-            return
-        setattr(request, STORED_ATTR, state.logging_hash)
-    store(state, request)
+    ctx.recorded = ctx.logging_hash
+    store(ctx, context.django_request(request) if request is not None else None)
 
 
-def persist_deferred(request: HttpRequest, state: ErrorState | None) -> None:
-    """The middleware's end of a request: store its error, and store later ones at once
+def record_deferred(request: HttpRequest, ctx: RequestContext) -> None:
+    """The middleware's end of a request: capture its error, and capture later ones at once
     (an error raised by a middleware above this one, which W002 warns about)."""
-    setattr(request, DEFERRED_ATTR, False)
-    persist(request, state)
+    ctx.deferred = False
+    record(request, ctx)
 
 
-async def apersist_deferred(request: HttpRequest, state: ErrorState | None) -> None:
-    """:func:`persist_deferred` from async code (the ORM is sync-only)."""
+async def arecord_deferred(request: HttpRequest, ctx: RequestContext) -> None:
+    """:func:`record_deferred` from async code (the ORM is sync-only)."""
     from asgiref.sync import sync_to_async
 
-    setattr(request, DEFERRED_ATTR, False)
-    if state is not None and state.logging_hash:
-        await sync_to_async(persist, thread_sensitive=True)(request, state)
+    ctx.deferred = False
+    if ctx.logging_hash and ctx.recorded != ctx.logging_hash:
+        await sync_to_async(record, thread_sensitive=True)(request, ctx)
 
 
 # --- storing -------------------------------------------------------------------------------
@@ -403,30 +390,31 @@ async def apersist_deferred(request: HttpRequest, state: ErrorState | None) -> N
 _local = threading.local()
 
 
-def store(state: ErrorState, request: HttpRequest | None = None) -> str:
-    """Build and write ``state``'s record; return the outcome of :func:`recorder.write`.
+def store(ctx: RequestContext, request: HttpRequest | None = None) -> str:
+    """Build and write ``ctx``'s record; return the outcome of :func:`recorder.write`.
 
     Never raises: what cannot be stored is logged as one line."""
     if getattr(_local, "busy", False):
         # An error raised while storing another one (a signal, a DB wrapper): log only.
-        fallback(_attempt(None, lambda: _bare_record(state)), "raised while storing an error")
+        fallback(_attempt(None, lambda: _bare_record(ctx)), "raised while storing an error")
         return recorder.NOT_STORED
     _local.busy = True
     record: Record | None = None
     try:
-        record = build(state, request)
+        record = build(ctx, request)
         return recorder.write(record)
     except Exception as exc:
-        fallback(record or _attempt(None, lambda: _bare_record(state)), _reason(exc))
+        fallback(record or _attempt(None, lambda: _bare_record(ctx)), _reason(exc))
         return recorder.NOT_STORED
     finally:
         _local.busy = False
 
 
-def _bare_record(state: ErrorState) -> Record:
-    error = state.error
+def _bare_record(ctx: RequestContext) -> Record:
+    error = ctx.error
+    assert error is not None
     return Record(
-        logging_hash=str(state.logging_hash),
+        logging_hash=str(ctx.logging_hash),
         created=timezone.now(),
         status=error.status,
         code=error.code,
