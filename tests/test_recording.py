@@ -305,19 +305,18 @@ def test_a_failure_while_storing_falls_back_to_one_log_line(
 
 
 def test_reentrant_store_only_logs(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
-    inner_outcomes: list[str] = []
     original = recorder._insert
     inner = context.attach(None, catalog.make("InternalError"))
 
     def storing_again(record: capture.Record, alias: str) -> None:
-        inner_outcomes.append(capture.store(inner))
+        recorder.submit(capture.snapshot(None, inner))
         original(record, alias)
 
     monkeypatch.setattr(recorder, "_insert", storing_again)
     outer = context.attach(None, catalog.from_exception(raise_here(KeyError())))
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
-        capture.store(outer)
-    assert inner_outcomes == [recorder.NOT_STORED]
+        recorder.submit(capture.snapshot(None, outer))
+    assert not ErrorLog.objects.filter(logging_hash=inner.logging_hash).exists()
     lines = fallback_lines(caplog)
     assert [line["logging_hash"] for line in lines if "while storing" in line["reason"]] == [
         inner.logging_hash

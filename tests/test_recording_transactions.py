@@ -141,7 +141,7 @@ def test_inside_a_broken_atomic_block_nothing_raises(
             Widget.objects.create(name="dup")
         response = client.get("/plain/raise/unhandled/")
         state = context.attach(None, catalog.make("InternalError"))
-        assert capture.store(state) == recorder.NOT_STORED
+        recorder.submit(capture.snapshot(None, state))
     assert_error(response, "InternalError", status=500, logged=True)
     assert {line["logging_hash"] for line in fallback_lines(caplog)} == {
         hash_of(response),
@@ -209,7 +209,7 @@ def test_isolated_database_inside_a_broken_atomic_block(client: Client, settings
         with pytest.raises(IntegrityError):
             Widget.objects.create(name="dup")
         state = context.attach(None, catalog.make("InternalError"))
-        assert capture.store(state) == recorder.STORED
+        recorder.submit(capture.snapshot(None, state))
     assert ErrorLog.objects.filter(logging_hash=state.logging_hash).exists()
     assert not Widget.objects.exists()
 
