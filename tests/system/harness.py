@@ -83,7 +83,11 @@ class Cluster:
         command = [str(self.bin / args[0]), *args[1:]]
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if done.returncode:
+            log = self.dir / "server.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{args[0]} failed: {done.stderr.decode()[-2000:]}\n{tail}")
 
     def init(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -97,10 +101,19 @@ class Cluster:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir}"
         )
-        self._run(
-            "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data),
-            "-l", str(self.dir / "server.log"), "-o", options,
-        )  # fmt: skip
+        for attempt in range(20):
+            try:
+                self._run(
+                    "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data),
+                    "-l", str(self.dir / "server.log"), "-o", options,
+                )  # fmt: skip
+                return
+            except RuntimeError as exc:
+                # The port is in the kernel's ephemeral range: an outgoing connection of any
+                # process may hold it for a moment.
+                if "Address already in use" not in str(exc) or attempt == 19:
+                    raise
+                time.sleep(0.5)
 
     def stop(self) -> None:
         """``pg_ctl stop -m fast`` (thawing it first if it is frozen); a no-op when stopped."""
