@@ -138,7 +138,8 @@ class Cluster:
         """SIGSTOP the postmaster first (it forks no new backend), then all its children."""
         self.frozen = self.pids()
         for pid in self.frozen:
-            os.kill(pid, signal.SIGSTOP)
+            with contextlib.suppress(ProcessLookupError):  # a backend that just ended
+                os.kill(pid, signal.SIGSTOP)
 
     def thaw(self) -> None:
         for pid in reversed(self.frozen):
@@ -147,14 +148,15 @@ class Cluster:
         self.frozen = []
 
     def is_frozen(self) -> bool:
-        """Every frozen process is still in state T (stopped)."""
+        """The postmaster and every child still stopped (T), or ended (a backend that exited
+        as it was frozen: a zombie its stopped postmaster cannot reap)."""
         states = []
         for pid in self.frozen:
             try:
                 states.append(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0])
             except OSError:
-                return False
-        return bool(states) and all(state == "T" for state in states)
+                states.append("gone")
+        return bool(states) and states[0] == "T" and all(s in ("T", "Z", "gone") for s in states)
 
     def remove(self) -> None:
         self.stop()
