@@ -13,6 +13,8 @@ class CounterbalanceErrorsConfig(AppConfig):
         from counterbalance_errors import checks  # noqa: F401  (registers the checks)
         from counterbalance_errors.logs import install_logging_filter
         from counterbalance_errors.middleware import connect_signals
+        from counterbalance_errors.notifications import connect as connect_notifications
 
         connect_signals()
+        connect_notifications()
         install_logging_filter()

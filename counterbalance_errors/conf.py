@@ -90,6 +90,11 @@ DEFAULTS: dict[str, Any] = {
     "FLOOD_WINDOW": 60,
     # Default age, in days, of the entries errorlog_purge deletes.
     "RETENTION_DAYS": 30,
+    # Mail ADMINS (mail_admins) on a new error group and on a regression, at most once per
+    # group and event per NOTIFY_INTERVAL seconds; links start with NOTIFY_BASE_URL.
+    "NOTIFY_ADMINS": False,
+    "NOTIFY_INTERVAL": 3600,
+    "NOTIFY_BASE_URL": None,
 }
 
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -109,6 +114,9 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "FLOOD_LIMIT": (lambda v: v is None or _is_int(v, 1), "an int >= 1 or None"),
     "FLOOD_WINDOW": (lambda v: _is_int(v, 1), "an int >= 1 (seconds)"),
     "RETENTION_DAYS": (lambda v: _is_int(v, 1), "an int >= 1 (days)"),
+    "NOTIFY_ADMINS": (_is_bool, "a bool"),
+    "NOTIFY_INTERVAL": (lambda v: _is_int(v, 0), "an int >= 0 (seconds)"),
+    "NOTIFY_BASE_URL": (_is_opt_str, "a URL such as https://errors.example.com, or None"),
 }
 
 
