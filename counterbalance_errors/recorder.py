@@ -94,11 +94,9 @@ def _insert(record: Record, alias: str) -> None:
         with transaction.atomic(using=alias):
             counted = _count(alias, record.fingerprint, now, cutoff)
             if counted is not None:
-                group_id, in_window, group_traceback = counted
+                group_id, in_window = counted
                 full = limit is None or in_window <= limit
                 row = _row(record, full)
-                if row.get("traceback") == group_traceback:
-                    row["traceback"] = ""  # the group's, stored once (and shown from there)
                 ErrorLog.objects.using(alias).create(group_id=group_id, **row)
                 return
         if attempt == 0:
@@ -119,7 +117,6 @@ def _create_group(record: Record, alias: str) -> None:
         code=record.code,
         status=record.status,
         title=cap(_title(record), 255),
-        traceback=record.traceback,
         first_seen=now,
         last_seen=now,
         occurrence_count=0,
@@ -129,7 +126,7 @@ def _create_group(record: Record, alias: str) -> None:
     ErrorGroup.objects.using(alias).bulk_create([group], ignore_conflicts=True)
 
 
-def _count(alias: str, fp: str, now: datetime, cutoff: datetime) -> tuple[int, int, str] | None:
+def _count(alias: str, fp: str, now: datetime, cutoff: datetime) -> tuple[int, int] | None:
     from counterbalance_errors.models import ErrorGroup
 
     groups = ErrorGroup.objects.using(alias).filter(fingerprint=fp)
@@ -149,7 +146,7 @@ def _count(alias: str, fp: str, now: datetime, cutoff: datetime) -> tuple[int, i
     if not updated:
         return None
     # The row is locked by the UPDATE until commit, so this reads this occurrence's count.
-    return groups.select_for_update().values_list("pk", "window_count", "traceback").get()
+    return groups.select_for_update().values_list("pk", "window_count").get()
 
 
 def _title(record: Record) -> str:
@@ -164,9 +161,6 @@ _COMPACT_FIELDS = frozenset(
         "created",
         "status",
         "code",
-        "fingerprint",
-        "message",
-        "exception_class",
         "method",
         "path",
         "user_id",
@@ -177,7 +171,7 @@ _COMPACT_FIELDS = frozenset(
 
 
 def _row(record: Record, full: bool) -> dict[str, Any]:
-    values = {f.name: getattr(record, f.name) for f in fields(record)}
+    values = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "fingerprint"}
     if not full:
         values = {k: v for k, v in values.items() if k in _COMPACT_FIELDS}
     values["compact"] = not full
