@@ -82,7 +82,7 @@ def bar_chart(
     slot = width / len(series) if series else float(width)
     bars = []
     for index, (label, count) in enumerate(series):
-        bar_height = 0.0 if peak == 0 else max(1.0, height * count / peak)
+        bar_height = 0.0 if count == 0 else max(1.0, height * count / peak)
         bars.append(
             Bar(
                 x=round(index * slot, 2),
