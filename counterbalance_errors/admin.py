@@ -561,7 +561,7 @@ class ErrorLogAdmin(ReadOnlyAdmin):
         return super().changelist_view(request, extra_context)
 
     def _say_not_found(self, request: HttpRequest, term: str, search: Search) -> None:
-        shown = Truncator(term.strip()).chars(60)
+        shown = Truncator(search.path_prefix or search.value).chars(60)
         if search.path_prefix is not None:
             text = gettext("No logged error has a path starting with “%(term)s”.")
         elif len(search.ids) == 1:
