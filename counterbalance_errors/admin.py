@@ -23,12 +23,11 @@ from __future__ import annotations
 import json
 import re
 import sysconfig
-from urllib.parse import urlencode
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
@@ -42,7 +41,7 @@ from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils import dateformat, timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
@@ -93,7 +92,9 @@ def when(value: datetime | None) -> SafeString | str:
         return "-"
     local = timezone.localtime(value)
     return format_html(
-        '<time datetime="{}">{}</time>', value.isoformat(), dateformat.format(local, "Y-m-d H:i:s T")
+        '<time datetime="{}">{}</time>',
+        value.isoformat(),
+        dateformat.format(local, "Y-m-d H:i:s T"),
     )
 
 
@@ -221,7 +222,7 @@ def _hour_label(hour: datetime) -> str:
 
 
 def _this_hour(now: datetime) -> datetime:
-    return now.astimezone(dt_timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _has_nul(request: HttpRequest) -> bool:
@@ -376,6 +377,7 @@ class Search:
 
 
 _ID_FIELDS = ("request_id", "user_id", "trace_id")
+_ID_LABELS = {"request_id": _("request id"), "user_id": _("user id"), "trace_id": _("trace id")}
 _PREFIXES = {"path": "path", "request": "request_id", "user": "user_id", "trace": "trace_id"}
 
 
@@ -571,7 +573,7 @@ class ErrorLogAdmin(ReadOnlyAdmin):
                 "“%(term)s” is not a logging hash: a logging hash is 40 hexadecimal characters "
                 "(0-9, a-f). No logged error has it as request id, user id or trace id either."
             )
-        field = ErrorLog._meta.get_field(search.ids[0]).verbose_name if search.ids else ""
+        field = _ID_LABELS[search.ids[0]] if search.ids else ""
         self.message_user(request, text % {"term": shown, "field": field}, messages.WARNING)
 
     def lookup_view(self, request: HttpRequest, logging_hash: str) -> HttpResponse:
@@ -709,8 +711,8 @@ class GroupChangeList(ChangeList):
         groups = list(self.result_list)
         stats = group_stats([group.pk for group in groups], timezone.now())
         for group in groups:
-            group.triage = stats[group.pk]  # type: ignore[attr-defined]
-        self.result_list = groups  # type: ignore[assignment]
+            group.triage = stats[group.pk]
+        self.result_list = groups
 
 
 def set_state(groups: QuerySet[ErrorGroup], state: str, now: datetime) -> int:
@@ -853,7 +855,10 @@ class ErrorGroupAdmin(ReadOnlyAdmin):
         """POST ``<pk>/state/`` with ``state``: the group page's state buttons."""
         group = self.get_object(request, object_id)
         if group is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            self.message_user(request, gettext("No such error group."), messages.WARNING)
+            return HttpResponseRedirect(
+                reverse("admin:counterbalance_errors_errorgroup_changelist")
+            )
         if not self.has_change_permission(request, group):
             raise PermissionDenied
         state = request.POST.get("state", "")

@@ -27,7 +27,7 @@ class Bar:
 
 @dataclass(frozen=True, slots=True)
 class Chart:
-    """A bar chart laid out in a ``width`` × ``height`` SVG viewport."""
+    """A bar chart laid out in a ``width`` by ``height`` SVG viewport."""
 
     width: int
     height: int

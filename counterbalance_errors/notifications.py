@@ -85,6 +85,4 @@ def on_regressed(sender: Any, group: Any, logging_hash: str, **kwargs: Any) -> N
 def connect() -> None:
     """Connect the receivers (``AppConfig.ready``); connecting twice is a no-op."""
     signals.error_group_created.connect(on_created, dispatch_uid="counterbalance_errors.notify")
-    signals.error_group_regressed.connect(
-        on_regressed, dispatch_uid="counterbalance_errors.notify"
-    )
+    signals.error_group_regressed.connect(on_regressed, dispatch_uid="counterbalance_errors.notify")

@@ -96,7 +96,9 @@ def generate() -> Generated:
     _wait()
     logging_hash = first.json().get("logging_hash")
     group_id = (
-        ErrorLog.objects.filter(logging_hash=logging_hash).values_list("group_id", flat=True).first()
+        ErrorLog.objects.filter(logging_hash=logging_hash)
+        .values_list("group_id", flat=True)
+        .first()
     )
     if group_id is not None:
         set_state(ErrorGroup.objects.filter(pk=group_id), ErrorGroup.State.RESOLVED, timezone.now())

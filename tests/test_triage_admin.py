@@ -58,7 +58,12 @@ def busy() -> ErrorGroup:
     group = data.group("busy", NOW, occurrence_count=13)
     data.hours(
         group,
-        {HOUR: 5, HOUR - timedelta(hours=23): 4, HOUR - timedelta(hours=24): 3, HOUR - timedelta(days=2): 1},
+        {
+            HOUR: 5,
+            HOUR - timedelta(hours=23): 4,
+            HOUR - timedelta(hours=24): 3,
+            HOUR - timedelta(days=2): 1,
+        },
     )
     data.users(group, "42", "43")
     data.entry(group, NOW - timedelta(minutes=1), 1, compute_node="node-a", user_id="42")
@@ -140,24 +145,27 @@ def test_the_group_page_charts_lists_and_shows_the_traceback(
     assert "Per hour over 48 hours: 12 (UTC)" in html
     assert "Per day over 30 days: 13 (UTC)" in html
     assert 'aria-labelledby="cb-hourly-t cb-hourly-d"' in html
-    assert "2026-03-01: 5" in html and "2026-02-28: 7" in html and "2026-02-27: 1" in html
+    assert "2026-03-01: 5" in html
+    assert "2026-02-28: 7" in html
+    assert "2026-02-27: 1" in html
     latest = response.context["triage"]["occurrences"]
     assert [row["hash"] for row in latest] == list(
-        ErrorLog.objects.filter(group=busy).order_by("-created").values_list("logging_hash", flat=True)
+        ErrorLog.objects.filter(group=busy)
+        .order_by("-created")
+        .values_list("logging_hash", flat=True)
     )
     first = ErrorLog.objects.filter(group=busy).order_by("-created").first()
     assert first is not None
     assert f'<a href="{LIST}{first.pk}/change/"><code>{first.logging_hash}</code></a>' in html
-    assert "GET /api/checkout/" in html and first.request_id in html
+    assert "GET /api/checkout/" in html
+    assert first.request_id in html
     assert '<div class="cb-frame-app"' in html
     assert "<summary>1 library frame</summary>" in html
     assert 'name="_save"' not in html
     assert "Mark resolved" not in html  # no change permission, no state buttons
 
 
-def test_staff_with_the_change_permission_set_the_state(
-    triager: Client, busy: ErrorGroup
-) -> None:
+def test_staff_with_the_change_permission_set_the_state(triager: Client, busy: ErrorGroup) -> None:
     page = triager.get(f"{GROUPS}{busy.pk}/change/").content.decode()
     assert f'formaction="{GROUPS}{busy.pk}/state/" name="state" value="resolved"' in page
     response = triager.post(f"{GROUPS}{busy.pk}/state/", {"state": "resolved"})
@@ -345,9 +353,20 @@ def test_markup_in_every_new_field_is_escaped(viewer: Client) -> None:
     data.hours(group, {HOUR: 2})
     data.users(group, XSS)
     comeback = data.entry(
-        group, NOW, 1, path=f"/{XSS}", user_id=XSS, compute_node=XSS, request_id=XSS,
-        trace_id="x" * 32, method="GET", exception_message=XSS,
-        traceback=f'Traceback (most recent call last):\n  File "/srv/{XSS}.py", line 1, in f\n    {XSS}\nValueError: {XSS}',
+        group,
+        NOW,
+        1,
+        path=f"/{XSS}",
+        user_id=XSS,
+        compute_node=XSS,
+        request_id=XSS,
+        trace_id="x" * 32,
+        method="GET",
+        exception_message=XSS,
+        traceback=(
+            f'Traceback (most recent call last):\n  File "/srv/{XSS}.py", line 1, in f\n'
+            f"    {XSS}\nValueError: {XSS}"
+        ),
     )
     ErrorGroup.objects.filter(pk=group.pk).update(
         regressed_at=NOW, regressed_hash=comeback.logging_hash

@@ -31,8 +31,12 @@ def test_migrate_creates_the_demo_account_only_when_asked(settings: Any) -> None
     settings.DEMO_ACCOUNT = True
     call_command("migrate", verbosity=0)
     user = authenticate(username=demo.USERNAME, password=demo.PASSWORD)
-    assert user is not None and user.is_staff and not user.is_superuser
-    assert user.has_perms(["counterbalance_errors.view_errorgroup", "counterbalance_errors.change_errorgroup"])
+    assert user is not None
+    assert user.is_staff
+    assert not user.is_superuser
+    assert user.has_perms(
+        ["counterbalance_errors.view_errorgroup", "counterbalance_errors.change_errorgroup"]
+    )
     assert not user.has_perm("counterbalance_errors.change_errorlog")
 
 
