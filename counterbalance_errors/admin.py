@@ -65,7 +65,7 @@ COUNT_LIMIT = 10_000
 #: How many of the newest entries the compute-node filter takes its choices from.
 NODE_SAMPLE = 1000
 #: How many of a group's newest entries its "nodes" column looks at.
-NODES_PER_GROUP = 50
+NODES_PER_GROUP = 20
 #: Occurrences listed on a group's page.
 LATEST = 10
 #: Users affected counted per group, at most (the list says "10000+").
