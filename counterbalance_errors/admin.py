@@ -40,7 +40,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils import dateformat, timezone
-from django.utils.functional import cached_property
+from django.utils.functional import Promise, cached_property, lazy
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
@@ -86,16 +86,22 @@ class CappedPaginator(Paginator):  # type: ignore[type-arg]
 # --- presentation helpers (pure) -----------------------------------------------------------
 
 
-def when(value: datetime | None) -> SafeString | str:
-    """A time to the second, in the active timezone, with the timezone's name."""
+def when(value: datetime | None, *, short: bool = False) -> SafeString | str:
+    """A time to the second in the active timezone, with the zone's abbreviation (``short``:
+    without it, for columns whose heading names the zone)."""
     if value is None:
         return "-"
     local = timezone.localtime(value)
-    return format_html(
-        '<time datetime="{}">{}</time>',
-        value.isoformat(),
-        dateformat.format(local, "Y-m-d H:i:s T"),
-    )
+    shown = dateformat.format(local, "Y-m-d H:i:s" if short else "Y-m-d H:i:s T")
+    return format_html('<time datetime="{}">{}</time>', value.isoformat(), shown)
+
+
+def _label_with_timezone(label: str | Promise) -> str:
+    return str(label) % {"tz": timezone.get_current_timezone_name()}
+
+
+#: A column heading naming the active timezone, worked out when the page is rendered.
+with_timezone = lazy(_label_with_timezone, str)
 
 
 def _pre(value: Any) -> SafeString:
@@ -727,14 +733,11 @@ class ErrorGroupAdmin(ReadOnlyAdmin):
     list_display = (
         "code_status",
         "short_title",
-        "state_display",
-        "first_seen_display",
-        "last_seen_display",
+        "seen",
         "last_24h",
-        "occurrence_count",
+        "occurrences",
         "users_affected",
         "nodes",
-        "trend",
     )
     list_display_links = ("short_title",)
     list_filter = (
@@ -777,11 +780,15 @@ class ErrorGroupAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("code"), ordering="code")
     def code_status(self, obj: ErrorGroup) -> SafeString:
-        return format_html("<code>{}</code> {}", obj.code, obj.status)
+        return format_html("<code>{}</code><br>{}", obj.code, obj.status)
 
     @admin.display(description=_("title"), ordering="title")
-    def short_title(self, obj: ErrorGroup) -> str:
-        return Truncator(obj.title).chars(90) or "-"
+    def short_title(self, obj: ErrorGroup) -> SafeString:
+        return format_html(
+            '{}<br><small class="cb-state">{}</small>',
+            Truncator(obj.title).chars(90) or "-",
+            self.state_display(obj),
+        )
 
     @admin.display(description=_("state"), ordering="state")
     def state_display(self, obj: ErrorGroup) -> SafeString | str:
@@ -789,6 +796,17 @@ class ErrorGroupAdmin(ReadOnlyAdmin):
         if obj.state == State.UNRESOLVED and obj.regressed_at is not None:
             return format_html("{} <strong>({})</strong>", label, gettext("regression"))
         return label
+
+    @admin.display(description=with_timezone(_("seen (%(tz)s)")), ordering="last_seen")
+    def seen(self, obj: ErrorGroup) -> SafeString:
+        return format_html(
+            '<span style="white-space: nowrap;">{} {}</span><br>'
+            '<span style="white-space: nowrap;">{} {}</span>',
+            gettext("last"),
+            when(obj.last_seen, short=True),
+            gettext("first"),
+            when(obj.first_seen, short=True),
+        )
 
     @admin.display(description=_("first seen"), ordering="first_seen")
     def first_seen_display(self, obj: ErrorGroup) -> SafeString | str:
@@ -803,8 +821,21 @@ class ErrorGroupAdmin(ReadOnlyAdmin):
         return when(obj.resolved_at)
 
     @admin.display(description=_("last 24 h"))
-    def last_24h(self, obj: ErrorGroup) -> int:
-        return _stats(obj).last_24h
+    def last_24h(self, obj: ErrorGroup) -> SafeString:
+        stats = _stats(obj)
+        series = [(_hour_label(hour), count) for hour, count in stats.hours]
+        title = gettext("Occurrences per hour, last 24 hours")
+        chart = chart_svg(f"cb-trend-{obj.pk}", series, 72, 18, title)
+        return format_html(
+            '<span style="display: flex; gap: 6px; align-items: flex-end;">'
+            '<span class="cb-count">{}</span>{}</span>',
+            stats.last_24h,
+            chart,
+        )
+
+    @admin.display(description=_("all"), ordering="occurrence_count")
+    def occurrences(self, obj: ErrorGroup) -> int:
+        return obj.occurrence_count
 
     @admin.display(description=_("users"))
     def users_affected(self, obj: ErrorGroup) -> int:
@@ -813,12 +844,6 @@ class ErrorGroupAdmin(ReadOnlyAdmin):
     @admin.display(description=_("nodes"))
     def nodes(self, obj: ErrorGroup) -> str:
         return ", ".join(_stats(obj).nodes) or "-"
-
-    @admin.display(description=_("last 24 hours"))
-    def trend(self, obj: ErrorGroup) -> SafeString:
-        series = [(_hour_label(hour), count) for hour, count in _stats(obj).hours]
-        title = gettext("Occurrences per hour, last 24 hours")
-        return chart_svg(f"cb-trend-{obj.pk}", series, 96, 20, title)
 
     @admin.display(description=_("entries"))
     def entries_link(self, obj: ErrorGroup) -> SafeString:

@@ -92,20 +92,23 @@ def test_the_group_list_answers_what_is_breaking(viewer: Client, busy: ErrorGrou
     response = viewer.get(GROUPS)
     assert response.status_code == 200
     assert [g.pk for g in response.context["cl"].result_list] == [busy.pk, quiet.pk]
-    row = cells(response.content.decode(), busy)
-    assert "<code>InternalError</code> 500" in row
-    assert "ZeroDivisionError: busy" in row
-    assert "2026-03-01 12:30:15 UTC" in row  # last seen, to the second, with the timezone
-    assert "2026-02-26 12:30:15 UTC" in row  # first seen
-    assert '<td class="field-last_24h">9</td>' in row
-    assert '<td class="field-occurrence_count">13</td>' in row
+    html = response.content.decode()
+    assert "Seen (UTC)" in html  # the column heading names the active timezone
+    row = cells(html, busy)
+    assert "<code>InternalError</code><br>500" in row
+    assert "ZeroDivisionError: busy<br>" in row
+    assert '<small class="cb-state">unresolved</small>' in row
+    assert 'last <time datetime="2026-03-01T12:30:15+00:00">2026-03-01 12:30:15</time>' in row
+    assert 'first <time datetime="2026-02-26T12:30:15+00:00">2026-02-26 12:30:15</time>' in row
+    assert '<span class="cb-count">9</span>' in row
+    assert '<td class="field-occurrences">13</td>' in row
     assert '<td class="field-users_affected">2</td>' in row
     assert '<td class="field-nodes">node-a, node-b</td>' in row
     assert '<svg class="cb-chart"' in row
     assert "9 in all; 2026-02-28 13:00 UTC: 4, 2026-03-01 12:00 UTC: 5" in row
     assert row.count("<rect") == 2
     quiet_row = cells(response.content.decode(), quiet)
-    assert '<td class="field-last_24h">0</td>' in quiet_row
+    assert '<span class="cb-count">0</span>' in quiet_row
     assert '<td class="field-nodes">-</td>' in quiet_row
 
 
