@@ -918,7 +918,7 @@ class ErrorGroupAdmin(ReadOnlyAdmin):
         context = dict(extra_context or {})
         if group is not None:
             context.update(self.triage_context(request, group, timezone.now()))
-        context.update(show_save=False, show_save_and_continue=False)
+        context.update(title=gettext("Error group"), show_save=False, show_save_and_continue=False)
         context.update(show_save_and_add_another=False, show_delete=False)
         return super().change_view(request, object_id, form_url, context)
 
@@ -1014,7 +1014,13 @@ class ErrorGroupAdmin(ReadOnlyAdmin):
             # Not a fingerprint: the entries' search answers it (a hash opens its entry).
             url = reverse("admin:counterbalance_errors_errorlog_changelist")
             return HttpResponseRedirect(f"{url}?{urlencode({SEARCH_VAR: term})}")
-        return super().changelist_view(request, extra_context)
+        # The desk's columns need the width: no navigation sidebar here (breadcrumbs remain).
+        context = {
+            "is_nav_sidebar_enabled": False,
+            "title": gettext("Error groups: what is breaking, latest first"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[ErrorGroup], search_term: str

@@ -189,6 +189,7 @@ def history() -> None:
             code=code,
             status=status,
             title=title,
+            exception_class=title.split(":")[0],
             occurrence_count=40 + 17 * index,
         )
         data.hours(
@@ -245,8 +246,20 @@ def test_triage_walk(live_server: Any, triager: Any, history: None, tmp_path: Pa
         assert row.locator("svg.cb-chart title").first.text_content() == (
             "Occurrences per hour, last 24 hours"
         )
-        assert row.locator("td.field-occurrence_count").inner_text() == "1"
+        assert row.locator("td.field-occurrences").inner_text() == "1"
         shoot(page, tmp_path, "triage-groups.png")
+        # The charts take the admin theme's colours: light and dark differ, neither is the
+        # page background.
+        colours = {}
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            colours[scheme] = page.evaluate(
+                "() => [getComputedStyle(document.querySelector('svg.cb-chart rect')).fill,"
+                " getComputedStyle(document.body).backgroundColor]"
+            )
+        assert colours["light"][0] != colours["dark"][0]
+        assert all(fill != background for fill, background in colours.values())
+        page.emulate_media(color_scheme="light")
 
         row.locator("th a").click()  # the title opens the group
         page.wait_for_url("**/errorgroup/*/change/")
@@ -277,6 +290,13 @@ def test_triage_walk(live_server: Any, triager: Any, history: None, tmp_path: Pa
             assert box["y"] + box["height"] <= SCREEN["height"], field
         shoot(page, tmp_path, "triage-entry.png")
 
+        # A group with a past, for the screenshot of a group page.
+        page.goto(f"{base}/admin/counterbalance_errors/errorgroup/")
+        page.locator("#result_list th a", has_text="IntegrityError").click()
+        page.wait_for_url("**/errorgroup/*/change/")
+        assert page.locator(".cb-triage svg.cb-chart rect").count() > 20
+        shoot(page, tmp_path, "triage-group.png", full_page=True)
+
         page.goto(group_url)
         page.get_by_role("button", name="Mark resolved").click()
         page.wait_for_url(group_url)
@@ -287,4 +307,3 @@ def test_triage_walk(live_server: Any, triager: Any, history: None, tmp_path: Pa
         reload_until(page, "Regression:")
         assert page.inner_text(".cb-state") == "unresolved"
         assert again["logging_hash"] in page.inner_text(".cb-regression")
-        shoot(page, tmp_path, "triage-group.png", full_page=True)
