@@ -439,6 +439,9 @@ class ErrorLogAdmin(ReadOnlyAdmin):
         "compact",
     )
     list_select_related = ("group",)
+    # Newest first by the primary key, which the recorder assigns in the order it stores:
+    # ``created`` has no index of its own (a group's entries use (group, created)).
+    ordering = ("-pk",)
     search_fields = ("logging_hash__exact",)
     search_help_text = _(
         "A logging hash (40 hexadecimal characters) opens its entry; /path finds a path "
