@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from django.contrib.admin import site
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -16,6 +15,7 @@ from counterbalance_errors import admin as admin_module
 from counterbalance_errors.admin import ErrorGroupAdmin, ErrorLogAdmin
 from counterbalance_errors.models import ErrorGroup, ErrorLog, normalise_hash
 from tests.errorlog_helpers import entry, hash_of
+from tests.triage_data import staff
 
 pytestmark = pytest.mark.django_db
 
@@ -25,18 +25,6 @@ GROUPS = "/admin/counterbalance_errors/errorgroup/"
 
 def change_url(row: ErrorLog) -> str:
     return f"{LIST}{row.pk}/change/"
-
-
-def staff(django_user_model: Any, name: str, *perms: str, superuser: bool = False) -> Client:
-    if superuser:
-        user = django_user_model.objects.create_superuser(name, f"{name}@example.com", "pw-1")
-    else:
-        user = django_user_model.objects.create_user(name, password="pw-1", is_staff=True)
-    for codename in perms:
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

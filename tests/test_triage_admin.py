@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
@@ -31,23 +30,14 @@ def frozen() -> Iterator[None]:
         yield
 
 
-def staff(django_user_model: Any, name: str, *perms: str) -> Client:
-    user = django_user_model.objects.create_user(name, password="pw-1", is_staff=True)
-    for codename in perms:
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def viewer(django_user_model: Any) -> Client:
-    return staff(django_user_model, "viewer", "view_errorlog", "view_errorgroup")
+    return data.staff(django_user_model, "viewer", "view_errorlog", "view_errorgroup")
 
 
 @pytest.fixture
 def triager(django_user_model: Any) -> Client:
-    return staff(
+    return data.staff(
         django_user_model, "triager", "view_errorlog", "view_errorgroup", "change_errorgroup"
     )
 

@@ -19,13 +19,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from counterbalance_errors.models import ErrorGroup, ErrorLog
 from tests.errorlog_helpers import VENDOR
+from tests.triage_data import staff
 
 pytestmark = [
     pytest.mark.database,
@@ -97,12 +97,7 @@ def filled(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
 
 @pytest.fixture
 def viewer(filled: None, django_user_model: Any) -> Client:
-    user = django_user_model.objects.create_user("viewer", password="pw-1", is_staff=True)
-    for codename in ("view_errorlog", "view_errorgroup"):
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
+    return staff(django_user_model, "viewer", "view_errorlog", "view_errorgroup")
 
 
 def _relations(plan: dict[str, Any]) -> Iterator[tuple[str, str]]:

@@ -1,11 +1,15 @@
-"""Rows for the triage-desk tests, written as the recorder writes them (groups, entries, hour
-buckets, users), directly through the ORM so a test controls every time and count."""
+"""Rows for the admin tests, written as the recorder writes them (groups, entries, hour
+buckets, users), directly through the ORM so a test controls every time and count; and logged-in
+staff clients."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
 from typing import Any
+
+from django.contrib.auth.models import Permission
+from django.test import Client
 
 from counterbalance_errors.models import ErrorGroup, ErrorGroupHour, ErrorGroupUser, ErrorLog
 
@@ -69,3 +73,16 @@ def hours(of: ErrorGroup, counts: dict[datetime, int]) -> None:
 
 def users(of: ErrorGroup, *user_ids: str) -> None:
     ErrorGroupUser.objects.bulk_create([ErrorGroupUser(group=of, user_id=u) for u in user_ids])
+
+
+def staff(django_user_model: Any, name: str, *perms: str, superuser: bool = False) -> Client:
+    """A client logged in as a staff user with the given permission codenames."""
+    if superuser:
+        user = django_user_model.objects.create_superuser(name, f"{name}@example.com", "pw-1")
+    else:
+        user = django_user_model.objects.create_user(name, password="pw-1", is_staff=True)
+    for codename in perms:
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    return client
