@@ -231,6 +231,17 @@ def _this_hour(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def _search_link(kind: str, value: str) -> SafeString | str:
+    """``value`` linking to every entry with it (the entries' search, ``kind:value``)."""
+    if not value:
+        return "-"
+    url = reverse("admin:counterbalance_errors_errorlog_changelist")
+    query = urlencode({SEARCH_VAR: f"{kind}:{value}"})
+    return format_html(
+        '<a href="{}?{}" title="{}">{}</a>', url, query, gettext("All entries with it"), value
+    )
+
+
 def _has_nul(request: HttpRequest) -> bool:
     return any("\x00" in value for values in request.GET.lists() for value in values[1])
 
@@ -339,8 +350,8 @@ _SUMMARY = (
     ("logging_hash", "created_display"),
     ("status", "code"),
     ("method", "path_line"),
-    ("user_id", "compute_node"),
-    ("request_id", "trace_id"),
+    ("user_link", "compute_node"),
+    ("request_link", "trace_link"),
     ("group_state", "group_link"),
     "record_kind",
     "message",
@@ -476,6 +487,18 @@ class ErrorLogAdmin(ReadOnlyAdmin):
     @admin.display(description=_("path"))
     def path_line(self, obj: ErrorLog) -> SafeString:
         return format_html("<code>{}</code>", Truncator(obj.path).chars(200) or "-")
+
+    @admin.display(description=_("user id"))
+    def user_link(self, obj: ErrorLog) -> SafeString | str:
+        return _search_link("user", obj.user_id)
+
+    @admin.display(description=_("request id"))
+    def request_link(self, obj: ErrorLog) -> SafeString | str:
+        return _search_link("request", obj.request_id)
+
+    @admin.display(description=_("trace id"))
+    def trace_link(self, obj: ErrorLog) -> SafeString | str:
+        return _search_link("trace", obj.trace_id)
 
     @admin.display(description=_("group"))
     def group_link(self, obj: ErrorLog) -> SafeString:

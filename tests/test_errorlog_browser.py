@@ -278,10 +278,10 @@ def test_triage_walk(live_server: Any, triager: Any, history: None, tmp_path: Pa
             "created_display",
             "code",
             "path_line",
-            "user_id",
+            "user_link",
             "compute_node",
-            "request_id",
-            "trace_id",
+            "request_link",
+            "trace_link",
             "group_state",
             "group_link",
         ):

@@ -243,6 +243,7 @@ def test_the_entry_page_puts_the_summary_first_then_traceback_then_request(
         "Traceback (most recent call last)",
         "&quot;a&quot;: &quot;1&quot;",  # the scrubbed query, in the request section
     ]
+    assert f'<a href="{LIST}?q=user%3A42" title="All entries with it">42</a>' in html
     position = html.index('<fieldset class="module aligned')
     for text in order:  # each after the one before
         position = html.index(text, position)
