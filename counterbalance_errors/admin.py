@@ -681,9 +681,9 @@ class GroupStats:
 def group_stats(group_ids: list[int], now: datetime) -> dict[int, GroupStats]:
     """Last-24-hours buckets, users affected and recent nodes of a page of groups.
 
-    Three queries (two on SQLite-less backends' UNION, see below), each bounded by the page:
-    hour buckets by (group, hour), users by (group, user_id), nodes from each group's newest
-    :data:`NODES_PER_GROUP` entries by (group, created).
+    Three queries, each bounded by the page's groups: hour buckets by (group, hour), users by
+    (group, user_id), and nodes from each group's newest :data:`NODES_PER_GROUP` entries by
+    (group, created) (one query per group on SQLite, see :func:`_nodes`).
     """
     last = _this_hour(now)
     hours: dict[int, list[tuple[datetime, int]]] = {pk: [] for pk in group_ids}
