@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from counterbalance_errors.models import ErrorGroup, ErrorLog
+from counterbalance_errors.testing import assert_error
 from tests import triage_data as data
 
 pytestmark = pytest.mark.django_db
@@ -174,13 +175,40 @@ def test_staff_with_the_change_permission_set_the_state(triager: Client, busy: E
     assert busy.state == "ignored"
 
 
-def test_the_list_actions_set_the_state_of_many(triager: Client, busy: ErrorGroup) -> None:
-    other = data.group("other", NOW)
-    response = triager.post(
-        GROUPS, {"action": "mark_resolved", "_selected_action": [busy.pk, other.pk]}
-    )
+@pytest.mark.parametrize(
+    ("action", "state"),
+    [("mark_resolved", "resolved"), ("mark_ignored", "ignored"), ("mark_unresolved", "unresolved")],
+)
+def test_the_list_actions_set_the_state_of_many(
+    triager: Client, busy: ErrorGroup, action: str, state: str
+) -> None:
+    other = data.group("other", NOW, state="ignored" if state != "ignored" else "resolved")
+    response = triager.post(GROUPS, {"action": action, "_selected_action": [busy.pk, other.pk]})
     assert response.status_code == 302
-    assert set(ErrorGroup.objects.values_list("state", flat=True)) == {"resolved"}
+    assert set(ErrorGroup.objects.values_list("state", flat=True)) == {state}
+    messages = [str(m) for m in triager.get(GROUPS).context["messages"]]
+    assert messages == [f"2 groups marked {state}."]
+
+
+def test_an_unknown_group_is_a_message_not_an_error(triager: Client) -> None:
+    response = triager.post(f"{GROUPS}424242/state/", {"state": "resolved"}, follow=True)
+    assert response.redirect_chain == [(GROUPS, 302)]
+    assert "No such error group." in [str(m) for m in response.context["messages"]]
+    page = triager.get(f"{GROUPS}424242/change/", follow=True)
+    assert page.status_code == 200
+    assert_error(triager.get(f"{GROUPS}424242/state/"), "MethodNotAllowed")  # POST only
+
+
+def test_an_empty_desk(viewer: Client) -> None:
+    response = viewer.get(GROUPS)
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == []
+
+
+def test_a_node_from_a_link_is_offered_even_if_not_recent(viewer: Client, busy: ErrorGroup) -> None:
+    response = viewer.get(GROUPS, {"compute_node__exact": "node-old"})
+    assert list(response.context["cl"].result_list) == []
+    assert "compute_node__exact=node-old" in response.content.decode()
 
 
 def test_without_the_change_permission_the_state_stays(viewer: Client, busy: ErrorGroup) -> None:
@@ -247,6 +275,14 @@ def test_the_entry_page_puts_the_summary_first_then_traceback_then_request(
     position = html.index('<fieldset class="module aligned')
     for text in order:  # each after the one before
         position = html.index(text, position)
+
+
+def test_an_entry_without_any_traceback(viewer: Client) -> None:
+    group = data.group("no traceback", NOW, code="Conflict", status=409)
+    row = data.entry(group, NOW, 1, traceback="", compact=True)
+    html = viewer.get(f"{LIST}{row.pk}/change/").content.decode()
+    traceback = html.split("field-traceback_display")[1].split("</div>")[:3]
+    assert '<div class="readonly">-' in "</div>".join(traceback)
 
 
 def test_a_compact_entry_says_so_in_plain_words(viewer: Client, busy: ErrorGroup) -> None:
