@@ -1009,6 +1009,8 @@ class ErrorGroupAdmin(ReadOnlyAdmin):
             "triage": {
                 "hourly": chart_svg("cb-hourly", hourly, 480, 80, gettext("Per hour, 48 hours")),
                 "daily": chart_svg("cb-daily", daily, 480, 80, gettext("Per day, 30 days")),
+                "hourly_range": (hourly[0][0], hourly[-1][0]),
+                "daily_range": (daily[0][0], daily[-1][0]),
                 "hourly_total": sum(c for _, c in hourly),
                 "daily_total": sum(c for _, c in daily),
                 "timezone": timezone.get_current_timezone_name(),

@@ -138,6 +138,8 @@ def test_the_group_page_charts_lists_and_shows_the_traceback(
     html = response.content.decode()
     assert "Per hour over 48 hours: 12 (UTC)" in html
     assert "Per day over 30 days: 13 (UTC)" in html
+    assert "<span>2026-02-27 13:00 UTC</span><span>2026-03-01 12:00 UTC</span>" in html  # axis
+    assert "<span>2026-01-31</span><span>2026-03-01</span>" in html
     assert 'aria-labelledby="cb-hourly-t cb-hourly-d"' in html
     assert "2026-03-01: 5" in html
     assert "2026-02-28: 7" in html
