@@ -403,24 +403,38 @@ async def apersist_deferred(request: HttpRequest, state: ErrorState | None) -> N
 _local = threading.local()
 
 
-def store(state: ErrorState, request: HttpRequest | None = None) -> str:
-    """Build and write ``state``'s record; return the outcome of :func:`recorder.write`.
-
-    Never raises: what cannot be stored is logged as one line."""
+def store(state: ErrorState, request: HttpRequest | None = None) -> None:
+    """Build ``state``'s record and hand it to the recorder. Never raises: what cannot be
+    built is recorded bare."""
     if getattr(_local, "busy", False):
         # An error raised while storing another one (a signal, a DB wrapper): log only.
         fallback(_attempt(None, lambda: _bare_record(state)), "raised while storing an error")
-        return recorder.NOT_STORED
+        return
     _local.busy = True
-    record: Record | None = None
     try:
-        record = build(state, request)
-        return recorder.write(record)
-    except Exception as exc:
-        fallback(record or _attempt(None, lambda: _bare_record(state)), _reason(exc))
-        return recorder.NOT_STORED
+        recorder.submit(_Built(_attempt(None, lambda: build(state, request)), state))
     finally:
         _local.busy = False
+
+
+@dataclass(slots=True)
+class _Built:
+    """A record built on the request thread, as the recorder's ``Pending`` item."""
+
+    record: Record | None
+    state: ErrorState
+
+    @property
+    def logging_hash(self) -> str:
+        return str(self.state.logging_hash)
+
+    def build(self) -> Record:
+        if self.record is None:
+            raise ValueError("the record could not be built")
+        return self.record
+
+    def bare(self) -> Record:
+        return _bare_record(self.state)
 
 
 def _bare_record(state: ErrorState) -> Record:
@@ -433,7 +447,3 @@ def _bare_record(state: ErrorState) -> Record:
         fingerprint="",
         exception_class=qualified_name(type(error.exception)) if error.exception else "",
     )
-
-
-def _reason(exc: BaseException) -> str:
-    return recorder.cap(f"{qualified_name(type(exc))}: {Scrubber().scrub_text(str(exc))}", 500)

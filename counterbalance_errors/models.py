@@ -132,8 +132,8 @@ class ErrorLog(models.Model):
     """One logged error, found by the ``logging_hash`` its client was given.
 
     A compact entry (over the flood limit) keeps only what tells this occurrence apart: its
-    hash, time, request (method, path, ids); the rest is its group's. Its JSON columns are
-    NULL, its texts empty.
+    hash, time, status, method, path, user and compute node; the rest is its group's. Its JSON
+    columns are NULL, its other texts empty.
     """
 
     logging_hash = models.CharField(_("logging hash"), max_length=40)
@@ -142,7 +142,6 @@ class ErrorLog(models.Model):
         verbose_name=_("group"),
         on_delete=models.CASCADE,
         related_name="entries",
-        db_index=False,  # the (group, created) index serves it
     )
     created = models.DateTimeField(_("created"))
     status = models.PositiveSmallIntegerField(_("status"))
@@ -179,14 +178,21 @@ class ErrorLog(models.Model):
         ]
         # The lookups of the admin: by hash (the constraint), a group's entries, and search.
         # Search indexes are partial (PostgreSQL, SQLite): compact and anonymous rows add
-        # nothing to them; MariaDB has no partial indexes and skips them.
+        # nothing to them (benchmarks/disk.py); MariaDB has no partial indexes and skips them.
         indexes = [
-            models.Index(fields=["group", "created"], name="cb_errorlog_group"),
+            # A group's full entries, newest first (its traceback, the admin's list); the
+            # foreign key's own index (deduplicated on PostgreSQL) serves the compact ones.
+            models.Index(
+                fields=["group", "created"],
+                name="cb_errorlog_group_full",
+                condition=models.Q(compact=False),
+            ),
             models.Index(
                 fields=["path"],
                 name="cb_errorlog_path",
                 opclasses=["text_pattern_ops"],
-                condition=_NOT_EMPTY["path"],
+                # Full entries only: a compact one is found by its hash or its group.
+                condition=_NOT_EMPTY["path"] & models.Q(compact=False),
             ),
             models.Index(
                 fields=["request_id"],

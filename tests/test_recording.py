@@ -201,7 +201,7 @@ def test_async_view_is_stored() -> None:
 
 
 def test_frame_locals_are_off_by_default(client: Client) -> None:
-    assert entry(client.get("/errorlog/locals-fail/")).frame_locals == []
+    assert entry(client.get("/errorlog/locals-fail/")).frame_locals is None
 
 
 def test_frame_locals_when_enabled(client: Client, settings: Any) -> None:
@@ -285,10 +285,10 @@ def test_flood_limit_none_keeps_everything(client: Client, settings: Any) -> Non
 def test_a_failure_while_storing_falls_back_to_one_log_line(
     client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(record: capture.Record, alias: str) -> None:
+    def broken(records: list[capture.Record], alias: str, before_commit: Any = None) -> None:
         raise RuntimeError("storage bug password=hunter2")
 
-    monkeypatch.setattr(recorder, "_insert", broken)
+    monkeypatch.setattr(recorder, "write_batch", broken)
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
         response = client.get("/plain/raise/unhandled/")
     assert_error(response, "InternalError", status=500, logged=True)
@@ -305,19 +305,19 @@ def test_a_failure_while_storing_falls_back_to_one_log_line(
 
 
 def test_reentrant_store_only_logs(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
-    inner_outcomes: list[str] = []
-    original = recorder._insert
+    inner_outcomes: list[None] = []
+    original = recorder.write_batch
     inner = responses.attach(None, catalog.make("InternalError"))
 
-    def storing_again(record: capture.Record, alias: str) -> None:
+    def storing_again(records: list[capture.Record], alias: str, before_commit: Any = None) -> None:
         inner_outcomes.append(capture.store(inner))
-        original(record, alias)
+        original(records, alias, before_commit)
 
-    monkeypatch.setattr(recorder, "_insert", storing_again)
+    monkeypatch.setattr(recorder, "write_batch", storing_again)
     outer = responses.attach(None, catalog.from_exception(raise_here(KeyError())))
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
         capture.store(outer)
-    assert inner_outcomes == [recorder.NOT_STORED]
+    assert inner_outcomes == [None]
     lines = fallback_lines(caplog)
     assert [line["logging_hash"] for line in lines if "while storing" in line["reason"]] == [
         inner.logging_hash
@@ -338,7 +338,7 @@ def test_store_without_a_request(caplog: pytest.LogCaptureFixture) -> None:
     row = entry(response)
     assert row.method == ""
     assert row.path == ""
-    assert row.query == {}
+    assert row.query is None
 
 
 @pytest.mark.django_db(transaction=True)
