@@ -102,6 +102,11 @@ def test_a_subject_never_carries_a_line_break(group: ErrorGroup) -> None:
     assert message.subject == "[shop] New error: Boom Bcc: victim@example.com"
 
 
+def ours() -> list[Any]:
+    """The app's mails (Django's own AdminEmailHandler mails ADMINS about each 500 too)."""
+    return [m for m in mail.outbox if "Internal Server Error" not in m.subject]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_recorder_mails_a_new_group_once_and_its_regression(django_user_model: Any) -> None:
     from django.test import Client
@@ -112,14 +117,13 @@ def test_the_recorder_mails_a_new_group_once_and_its_regression(django_user_mode
     for _ in range(2):
         client.get("/plain/raise/unhandled/")
     wait_for_recorder()
-    assert [m.subject for m in mail.outbox] == ["[shop] New error: KeyError: 'secret-key-text'"]
+    assert [m.subject for m in ours()] == ["[shop] New error: KeyError: 'secret-key-text'"]
     group = ErrorGroup.objects.get()
     triager = data.staff(django_user_model, "triager", "view_errorgroup", "change_errorgroup")
-    triager.post(
-        f"/admin/counterbalance_errors/errorgroup/{group.pk}/state/", {"state": "resolved"}
-    )
+    url = f"/admin/counterbalance_errors/errorgroup/{group.pk}/state/"
+    triager.post(url, {"state": "resolved"})
     comeback = client.get("/plain/raise/unhandled/")
     wait_for_recorder()
-    assert mail.outbox[-1].subject == "[shop] Regression: KeyError: 'secret-key-text'"
-    assert f"Logging hash: {comeback.json()['logging_hash']}" in mail.outbox[-1].body
-    assert len(mail.outbox) == 2
+    [_, regressed] = ours()
+    assert regressed.subject == "[shop] Regression: KeyError: 'secret-key-text'"
+    assert f"Logging hash: {comeback.json()['logging_hash']}" in regressed.body
