@@ -64,7 +64,7 @@ _PRE = "white-space: pre-wrap; word-break: break-all; max-width: 100%; margin: 0
 COUNT_LIMIT = 10_000
 #: How many of the newest entries the compute-node filter takes its choices from.
 NODE_SAMPLE = 1000
-#: How many of a group's newest entries its "nodes" column looks at.
+#: How many of a group's newest full entries its "nodes" column looks at.
 NODES_PER_GROUP = 20
 #: Occurrences listed on a group's page.
 LATEST = 10
@@ -423,7 +423,9 @@ def search_entries(queryset: QuerySet[ErrorLog], search: Search) -> QuerySet[Err
     if search.logging_hash is not None:
         return queryset.filter(logging_hash=search.logging_hash)
     if search.path_prefix is not None:
-        return queryset.exclude(path="").filter(path__startswith=search.path_prefix)
+        # The path index holds full entries only (a compact one is found by hash or group).
+        full = queryset.filter(compact=False).exclude(path="")
+        return full.filter(path__startswith=search.path_prefix)
     found = queryset.none()
     for field in search.ids:
         found = found | queryset.exclude(**{field: ""}).filter(**{field: search.value})
@@ -682,7 +684,7 @@ def group_stats(group_ids: list[int], now: datetime) -> dict[int, GroupStats]:
     """Last-24-hours buckets, users affected and recent nodes of a page of groups.
 
     Three queries, each bounded by the page's groups: hour buckets by (group, hour), users by
-    (group, user_id), and nodes from each group's newest :data:`NODES_PER_GROUP` entries by
+    (group, user_id), and nodes from each group's newest :data:`NODES_PER_GROUP` full entries by
     (group, created) (one query per group on SQLite, see :func:`_nodes`).
     """
     last = _this_hour(now)
@@ -709,14 +711,14 @@ def group_stats(group_ids: list[int], now: datetime) -> dict[int, GroupStats]:
 
 
 def _nodes(group_ids: list[int]) -> dict[int, list[str]]:
-    """The nodes among each group's newest entries: one UNION ALL of per-group LIMIT queries
+    """The nodes among each group's newest full entries: one UNION ALL of per-group LIMIT queries
     where the database allows it (PostgreSQL, MariaDB), else one query per group (SQLite)."""
     if not group_ids:
         return {}
 
     def newest(pk: int) -> QuerySet[ErrorLog, tuple[int, str]]:
         return (
-            ErrorLog.objects.filter(group_id=pk)
+            ErrorLog.objects.filter(group_id=pk, compact=False)  # the (group, created) index
             .order_by("-created")
             .values_list("group_id", "compute_node")[:NODES_PER_GROUP]
         )
