@@ -330,6 +330,14 @@ def test_search_by_path_prefix_and_ids(
     assert found == {searchable[name].logging_hash for name in expected}
 
 
+def test_a_compact_entry_is_found_by_hash_not_by_path(viewer: Client, busy: ErrorGroup) -> None:
+    compact = data.entry(busy, NOW, 30, path="/api/flooded/", compact=True, traceback="")
+    assert list(viewer.get(LIST, {"q": "/api/flooded/"}).context["cl"].result_list) == []
+    assert viewer.get(LIST, {"q": compact.logging_hash})["Location"] == (
+        f"{LIST}{compact.pk}/change/"
+    )
+
+
 def test_the_group_lists_search_box_searches_the_entries(
     viewer: Client, searchable: dict[str, ErrorLog]
 ) -> None:
