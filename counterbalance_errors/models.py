@@ -88,7 +88,11 @@ class ErrorGroupHour(models.Model):
     """Occurrences of a group in one UTC hour (for trends), written once per recorder batch."""
 
     group = models.ForeignKey(
-        ErrorGroup, verbose_name=_("group"), on_delete=models.CASCADE, related_name="hours"
+        ErrorGroup,
+        verbose_name=_("group"),
+        on_delete=models.CASCADE,
+        related_name="hours",
+        db_index=False,  # the unique constraint, which starts with it, serves it
     )
     hour = models.DateTimeField(_("hour"))
     count = models.PositiveIntegerField(_("occurrences"), default=0)
@@ -108,7 +112,11 @@ class ErrorGroupUser(models.Model):
     """A user who met the group's error (users affected = the group's rows here)."""
 
     group = models.ForeignKey(
-        ErrorGroup, verbose_name=_("group"), on_delete=models.CASCADE, related_name="users"
+        ErrorGroup,
+        verbose_name=_("group"),
+        on_delete=models.CASCADE,
+        related_name="users",
+        db_index=False,  # the unique constraint, which starts with it, serves it
     )
     user_id = models.CharField(_("user id"), max_length=255)
 

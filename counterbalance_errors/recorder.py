@@ -368,15 +368,29 @@ def _prepare(records: list[Record], groups: dict[str, int], alias: str) -> None:
 
 
 def _limit_statements(alias: str) -> None:
-    """PostgreSQL: the batch transaction's statement and lock timeouts (``SET LOCAL``); other
-    databases get theirs from the writer's connection options (:func:`_bounded_options`)."""
+    """The writer's statement and lock timeouts, in each batch transaction: PostgreSQL
+    ``SET LOCAL statement_timeout`` and ``lock_timeout``; MariaDB ``max_statement_time`` and
+    ``innodb_lock_wait_timeout`` (MySQL: ``max_execution_time``, SELECTs only). SQLite has its
+    busy timeout from the connection options (:func:`_bounded_options`)."""
     connection = connections[alias]
-    if connection.vendor != "postgresql" or not getattr(_thread, "bounded", False):
+    if not getattr(_thread, "bounded", False):
+        return  # the caller's connection (sync mode, tests): today's rules
+    seconds = conf.get("RECORDER_STATEMENT_TIMEOUT")
+    ms = int(seconds * 1000)
+    if connection.vendor == "postgresql":
+        statements = [f"SET LOCAL statement_timeout = {ms}", f"SET LOCAL lock_timeout = {ms}"]
+    elif connection.vendor == "mysql":
+        limit = (
+            f"max_statement_time = {seconds:g}"
+            if getattr(connection, "mysql_is_mariadb", False)
+            else f"max_execution_time = {ms}"
+        )
+        statements = [f"SET SESSION {limit}, innodb_lock_wait_timeout = {max(1, round(seconds))}"]
+    else:
         return
-    ms = int(conf.get("RECORDER_STATEMENT_TIMEOUT") * 1000)
     with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL statement_timeout = {ms}")
-        cursor.execute(f"SET LOCAL lock_timeout = {ms}")
+        for statement in statements:
+            cursor.execute(statement)
 
 
 def _count_and_insert(
@@ -584,7 +598,8 @@ class Writer:
                     break
                 self.lock.wait(left)
             items = [self.queue.popleft() for _ in range(min(size, len(self.queue)))]
-            batch = self.batch = Batch(items, self.clock())
+            # The deadline counts from the oldest record's submission, queued or taken.
+            batch = self.batch = Batch(items, items[0].queued)
         # Built outside the lock: format + scrub run here, on the writer thread.
         records = [build(i.item) for i in items]
         with self.lock:
@@ -761,15 +776,15 @@ def _bound_connection(alias: str) -> None:
     connection = connections[alias]
     seconds = conf.get("RECORDER_STATEMENT_TIMEOUT")
     options = dict(connection.settings_dict.get("OPTIONS") or {})
-    options.update(_bounded_options(connection.vendor, seconds, options))
+    options.update(_bounded_options(connection.vendor, seconds))
     connection.settings_dict = {**connection.settings_dict, "OPTIONS": options}
 
 
-def _bounded_options(vendor: str, seconds: float, options: dict[str, Any]) -> dict[str, Any]:
+def _bounded_options(vendor: str, seconds: float) -> dict[str, Any]:
     whole = max(1, round(seconds))
     if vendor == "postgresql":
         # connect_timeout: a connect to a hung server gives up; keepalives: a dead peer is
-        # noticed. Statement and lock timeouts: SET LOCAL in each batch (_limit_statements).
+        # noticed. Statement and lock timeouts: in each batch (_limit_statements).
         return {
             "connect_timeout": whole,
             "keepalives": 1,
@@ -778,14 +793,11 @@ def _bounded_options(vendor: str, seconds: float, options: dict[str, Any]) -> di
             "keepalives_count": 3,
         }
     if vendor == "mysql":
-        init = f"SET SESSION max_statement_time={seconds:g}, innodb_lock_wait_timeout={whole}"
-        previous = options.get("init_command")
         return {
             "connect_timeout": whole,
             # Client-side socket timeouts: they also hold for a frozen server.
             "read_timeout": whole * 3,
             "write_timeout": whole * 3,
-            "init_command": f"{previous}; {init}" if previous else init,
         }
     if vendor == "sqlite":
         return {"timeout": seconds}
@@ -811,9 +823,10 @@ def writer() -> Writer:
 def _after_fork() -> None:
     """A forked child (gunicorn --preload) starts with no writer: the parent's threads are
     gone and its lock may be held; the next submit creates one."""
-    global _writer, _writer_lock
+    global _writer, _writer_lock, _ledger
     _writer = None
     _writer_lock = threading.Lock()
+    _ledger = _Ledger()  # the parent's counts (and its queued records) are not the child's
 
 
 def shutdown(timeout: float | None = None) -> None:
