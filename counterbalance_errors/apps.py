@@ -13,8 +13,10 @@ class CounterbalanceErrorsConfig(AppConfig):
         from counterbalance_errors import checks  # noqa: F401  (registers the checks)
         from counterbalance_errors.logs import install_logging_filter
         from counterbalance_errors.middleware import connect_signals
+        from counterbalance_errors.notifications import connect as connect_notifications
         from counterbalance_errors.observability import install_sentry_processor
 
         connect_signals()
+        connect_notifications()
         install_logging_filter()
         install_sentry_processor()

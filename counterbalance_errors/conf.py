@@ -120,6 +120,11 @@ DEFAULTS: dict[str, Any] = {
     # "{event_id}" / "{trace_id}" (docs/integrations.md); None: no link.
     "SENTRY_EVENT_URL": None,
     "TRACE_URL": None,
+    # Mail ADMINS (mail_admins) on a new error group and on a regression, at most once per
+    # group and event per NOTIFY_INTERVAL seconds; links start with NOTIFY_BASE_URL.
+    "NOTIFY_ADMINS": False,
+    "NOTIFY_INTERVAL": 3600,
+    "NOTIFY_BASE_URL": None,
 }
 
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -160,6 +165,9 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: v is None or (isinstance(v, str) and "{trace_id}" in v),
         'None or a URL template containing "{trace_id}"',
     ),
+    "NOTIFY_ADMINS": (_is_bool, "a bool"),
+    "NOTIFY_INTERVAL": (lambda v: _is_int(v, 0), "an int >= 0 (seconds)"),
+    "NOTIFY_BASE_URL": (_is_opt_str, "a URL such as https://errors.example.com, or None"),
 }
 
 

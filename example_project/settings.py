@@ -84,6 +84,9 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {"TITLE": "counterbalance_errors demo shop", "VERSION": "1.0.0"}
 
+# `manage.py migrate` creates the demo staff account (example_project/demo.py): demo / demo-triage.
+DEMO_ACCOUNT = True
+
 COUNTERBALANCE_ERRORS = {
     "PROFILE": os.environ.get("COUNTERBALANCE_PROFILE", "counterbalance"),
     "COMPUTE_NODE": "demo-node-1",

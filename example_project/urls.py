@@ -33,6 +33,7 @@ urlpatterns = [
     path("demo/timeout/", views.timeout),
     path("demo/only-post/", views.only_post),
     path("demo/returns-errors/", views.returns_errors),
+    path("demo/generate/", views.generate_errors, name="generate-errors"),
 ]
 
 # The root URLconf's error handlers: URL-resolver 404s and middleware errors get the envelope.

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 from rest_framework import exceptions as drf
@@ -21,6 +22,7 @@ from rest_framework.views import APIView
 
 from counterbalance_errors import exceptions
 from counterbalance_errors.ratelimit import ratelimit
+from example_project import demo
 from example_project.models import Order, Product
 
 # --- the shop API ---------------------------------------------------------------------------
@@ -206,4 +208,12 @@ DEMOS = [
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "example_project/index.html", {"demos": DEMOS})
+    context = {"demos": DEMOS, "demo_user": demo.USERNAME, "demo_password": demo.PASSWORD}
+    return render(request, "example_project/index.html", context)
+
+
+@require_POST
+def generate_errors(request: HttpRequest) -> HttpResponse:
+    """The index page's button: a realistic mix of logged errors, then the triage desk."""
+    demo.generate()
+    return HttpResponseRedirect(reverse("admin:counterbalance_errors_errorgroup_changelist"))
