@@ -119,14 +119,14 @@ def time_commit(loops: int) -> float:
 
 def samples(application: Any) -> dict[str, Any]:
     """Every case's answer (status, headers, body) and, for logged ones, whether it was stored."""
-    from counterbalance_errors.models import ErrorLog
-
     answers: dict[str, Any] = {}
     for case, spec in CASES.items():
         status, headers, body = request(application, environ_factory(*spec))
         answer: dict[str, Any] = {"status": status, "headers": headers, "body": body.decode()}
         logging_hash = headers.get("x-counterbalance-log-hash")
         if logging_hash:
+            from counterbalance_errors.models import ErrorLog
+
             answer["stored"] = ErrorLog.objects.filter(logging_hash=logging_hash).exists()
         answers[case] = answer
     return answers
@@ -173,9 +173,7 @@ def main() -> None:
         return
     import pyperf
 
-    runner = pyperf.Runner(
-        add_cmdline_args=_forward, program_args=("-m", "benchmarks.micro")
-    )
+    runner = pyperf.Runner(add_cmdline_args=_forward, program_args=("-m", "benchmarks.micro"))
     _options(runner.argparser)
     args = runner.parse_args()
     runner.metadata["cb_clock"] = "cpu" if args.case in CPU_CASES else "wall"

@@ -56,7 +56,11 @@ class Group:
 
 def _client_errors(case: str, label: str) -> Group:
     return Group(
-        (Contender("app", "app", case), Contender("DRF", "bare", case), Contender("dse", "dse", case)),
+        (
+            Contender("app", "app", case),
+            Contender("DRF", "bare", case),
+            Contender("dse", "dse", case),
+        ),
         (
             Ratio(f"{label} vs DRF default", "app", "DRF", "<= 1.05"),
             Ratio(f"{label} vs drf-standardized-errors", "app", "dse", "<= 0.95"),
@@ -73,7 +77,9 @@ def _logged(db: str, label: str, target: str) -> Group:
         ),
         (
             Ratio(f"logged 500 vs Django's HTML 500, {label}", "app", "Django 500", target),
-            Ratio(f"one committed INSERT vs Django's HTML 500, {label}", "one INSERT", "Django 500"),
+            Ratio(
+                f"one committed INSERT vs Django's HTML 500, {label}", "one INSERT", "Django 500"
+            ),
         ),
     )
 
@@ -153,25 +159,29 @@ def calibrate(contender: Contender, env: dict[str, str], workdir: Path) -> int:
     return int(pyperf.Benchmark.load(str(path)).get_loops())
 
 
+def schedule(contenders: Sequence[Contender], rounds: int, sequential: bool) -> list[Contender]:
+    """One pyperf worker per contender per round: A B, B A, A B, ... (or A A A, B B B)."""
+    order = [
+        contender
+        for index in range(rounds)
+        for contender in (contenders if index % 2 == 0 else contenders[::-1])
+    ]
+    return sorted(order, key=list(contenders).index) if sequential else order
+
+
 def measure(group: Group, config: Config, env: dict[str, str], workdir: Path) -> dict[str, Any]:
     """One pyperf benchmark per contender, its runs appended round by round."""
     import pyperf
 
     loops = 2 if config.smoke else calibrate(group.contenders[0], env, workdir)
-    files = {c.name: workdir / f"{c.case}-{c.variant}-{c.db}-{c.name}.json" for c in group.contenders}
+    files = {
+        c.name: workdir / f"{c.case}-{c.variant}-{c.db}-{c.name}.json" for c in group.contenders
+    }
     for path in files.values():
         path.unlink(missing_ok=True)
     options = ["--loops", str(loops), "--values", str(config.values)]
     options += ["--warmups", "0" if config.smoke else "1"]
-    contenders = list(group.contenders)
-    schedule = [
-        (contender, index)
-        for index in range(config.rounds)
-        for contender in (contenders if index % 2 == 0 else contenders[::-1])
-    ]
-    if config.sequential:
-        schedule.sort(key=lambda item: contenders.index(item[0]))
-    for contender, _ in schedule:
+    for contender in schedule(group.contenders, config.rounds, config.sequential):
         micro(contender, env, *options, "--append", str(files[contender.name]))
     return {name: pyperf.Benchmark.load(str(path)) for name, path in files.items()}
 
@@ -299,7 +309,9 @@ def run(names: Sequence[str], config: Config) -> tuple[list[Result], dict[str, s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--only", action="append", choices=list(GROUPS), help="repeatable")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL rows")
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default 9)")
