@@ -2,6 +2,7 @@
 
     python -m benchmarks.micro --case drf-404 --variant app [--db sqlite] [pyperf options]
     python -m benchmarks.micro --sample --variant dse   # every case's answer as JSON, no timing
+    python -m benchmarks.micro --profile 3000 --case drf-404 --variant app   # cProfile
 
 pyperf spawns the worker processes, calibrates the loops, collects the values and writes the
 JSON; this module only says what one loop is. Each variant is a separate process with its own
@@ -159,17 +160,36 @@ def _bench(loops: int, args: argparse.Namespace) -> float:
     return time_requests(loops, _application, make, args.case in CPU_CASES)
 
 
+def profile(application: Any, case: str, n: int) -> None:
+    """cProfile of ``n`` requests of one case (after ``n`` to warm up), cumulative and own time."""
+    import cProfile
+    import pstats
+
+    make = environ_factory(*CASES[case])
+    time_requests(n, application, make, cpu=True)
+    profiler = cProfile.Profile()
+    profiler.runcall(time_requests, n, application, make, True)
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(50)
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumulative").print_stats("counterbalance_errors", 40)
+
+
 def main() -> None:
-    if "--sample" in sys.argv:
+    if "--sample" in sys.argv or "--profile" in sys.argv:
         parser = argparse.ArgumentParser()
         _options(parser)
         parser.add_argument("--sample", action="store_true")
+        parser.add_argument("--profile", type=int, metavar="N", help="cProfile N requests")
         args = parser.parse_args()
         application = configure(args.variant, args.db, args.sqlite_path, args.pg_name)
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0, skip_checks=True)
-        print(json.dumps(samples(application)))
+        if args.profile:
+            profile(application, args.case, args.profile)
+        else:
+            print(json.dumps(samples(application)))
         return
     import pyperf
 

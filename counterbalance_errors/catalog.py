@@ -10,17 +10,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core import exceptions as django_exceptions
+from django.core.signals import setting_changed
 from django.db import IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
+from django.dispatch import receiver
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 from django.urls import Resolver404
 from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import get_language, gettext, ngettext
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.settings import api_settings
@@ -33,6 +34,53 @@ MAX_MESSAGE_LENGTH = 512
 DEFAULT_THROTTLE_RETRY_AFTER = 60
 #: Retry-After used when the database is unavailable.
 DEFAULT_UNAVAILABLE_RETRY_AFTER = 30
+
+
+class CatalogMessage(Promise):
+    """A catalog message: lazy like ``gettext_lazy``, translated once per language.
+
+    ``str()`` of a ``gettext_lazy`` proxy runs the whole gettext lookup (the active
+    translation's catalog, then its fallbacks) on every error; this keeps each language's
+    text after its first use, so an error costs one ``get_language()`` (docs/performance.md).
+    The texts are forgotten when the translation settings change (``override_settings``).
+    """
+
+    __slots__ = ("_texts", "msgid")
+    _all: ClassVar[list[CatalogMessage]] = []
+
+    def __init__(self, msgid: str) -> None:
+        self.msgid = msgid
+        self._texts: dict[str | None, str] = {}
+        CatalogMessage._all.append(self)
+
+    def __str__(self) -> str:
+        language = get_language()
+        text = self._texts.get(language)
+        if text is None:
+            text = self._texts[language] = gettext(self.msgid)
+        return text
+
+    def __repr__(self) -> str:
+        return f"CatalogMessage({self.msgid!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CatalogMessage):
+            return self.msgid == other.msgid
+        return str(self) == other if isinstance(other, str) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.msgid)
+
+
+def _(msgid: str) -> CatalogMessage:  # the name makemessages looks for
+    return CatalogMessage(msgid)
+
+
+@receiver(setting_changed)
+def _forget_translations(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "INSTALLED_APPS"}:
+        for message in CatalogMessage._all:
+            message._texts.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,8 +315,9 @@ def from_response_data(status: int, data: Any) -> ApiError:
 
 def from_exception(exc: BaseException) -> ApiError:
     """Map any exception to its canonical error (SPEC §3). Never raises."""
-    error = _map(exc)
-    return replace(error, exception=exc)
+    e = _map(exc)
+    # Not ``dataclasses.replace``: it introspects the fields on every call (~3 µs an error).
+    return ApiError(e.status, e.code, e.message, e.details, e.headers, e.retry_after, exc)
 
 
 def _map(exc: BaseException) -> ApiError:
@@ -353,10 +402,24 @@ _DRF_CODES: tuple[tuple[type[drf_exceptions.APIException], str], ...] = (
 )
 
 
+_DRF_CODE_OF: dict[type, str | None] = {}
+
+
+def _drf_code(cls: type) -> str | None:
+    """The catalog code of a DRF exception class (its first matching base), once per class."""
+    try:
+        return _DRF_CODE_OF[cls]
+    except KeyError:
+        code = _DRF_CODE_OF[cls] = next(
+            (c for base, c in _DRF_CODES if issubclass(cls, base)), None
+        )
+        return code
+
+
 def _from_drf(exc: drf_exceptions.APIException) -> ApiError:
     if isinstance(exc, drf_exceptions.ValidationError):
         return _from_validation(exc.detail)
-    code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), None)
+    code = _drf_code(type(exc))
     headers: dict[str, str] = {}
     retry_after = None
     if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):

@@ -711,3 +711,26 @@ def test_real_serializer_object_level_and_required_errors() -> None:
     assert [(d.field, d.code) for d in clash.details] == [("non_field_errors", "invalid")]
     assert missing.code == "MissingParameter"
     assert [d.field for d in missing.details] == ["name", "password", "address", "items", "tags"]
+
+
+# --- catalog messages ---------------------------------------------------------------------------
+
+
+def test_catalog_message_is_translated_once_per_language_and_forgotten_on_settings_change(
+    settings: Any,
+) -> None:
+    message = catalog.CATALOG["ResourceNotFound"].message
+    assert isinstance(message, catalog.CatalogMessage)
+    with override("de"):
+        german = str(message)
+    with override("en"):
+        english = str(message)
+    with override("de"):
+        assert str(message) == german != english
+    assert message._texts["de"] == german
+
+    settings.LOCALE_PATHS = []
+
+    assert message._texts == {}
+    with override("de"):
+        assert str(message) == german
