@@ -1,6 +1,6 @@
 """Logged errors: one :class:`ErrorLog` row per occurrence, one :class:`ErrorGroup` per fingerprint.
 
-Only :mod:`counterbalance_errors.recording` writes them; the admin and the management
+Only :mod:`counterbalance_errors.recorder` writes them; the admin and the management
 commands read (and purge) them. Every text column holds scrubbed data (``docs/logged-errors.md``).
 Indexed columns stay short enough for MariaDB's utf8mb4 index limit.
 """
@@ -35,7 +35,7 @@ class ErrorGroup(models.Model):
     first_seen = models.DateTimeField(_("first seen"))
     last_seen = models.DateTimeField(_("last seen"))
     occurrence_count = models.PositiveBigIntegerField(_("occurrences"), default=0)
-    # Flood control: full records kept in the current window (recording.py).
+    # Flood control: full records kept in the current window (recorder.py).
     window_start = models.DateTimeField(_("flood window start"))
     window_count = models.PositiveIntegerField(_("occurrences in the flood window"), default=0)
 

@@ -22,7 +22,7 @@ import sys
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.urls import Resolver404
 
-from counterbalance_errors import catalog, responses
+from counterbalance_errors import catalog, context, responses
 
 logger = logging.getLogger("counterbalance_errors")
 
@@ -56,7 +56,8 @@ def permission_denied(request: HttpRequest, exception: BaseException | None = No
 def page_not_found(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
     """handler404: a URL that matches nothing → ``EndpointNotFound``."""
     if exception is None or isinstance(exception, Resolver404):
-        if getattr(request, responses.SEEN_ATTR, False):
+        ctx = context.get(request)
+        if ctx is not None and ctx.seen:
             # A bare 404 for now: middleware below ErrorEnvelopeMiddleware that act on 404s
             # (APPEND_SLASH, contrib.redirects, flatpages) must see one, not the profile's
             # status (400 for counterbalance). ErrorEnvelopeMiddleware envelopes what is left.
@@ -67,12 +68,13 @@ def page_not_found(request: HttpRequest, exception: BaseException | None = None)
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: the error remembered for this request, else the exception being handled."""
-    state = responses.get_state(request)
-    if state is not None and state.error.is_server_error:
+    ctx = context.get(request)
+    error = ctx.error if ctx is not None else None
+    if error is not None and error.is_server_error:
         try:
-            return responses.error_response(request, state.error)
+            return responses.error_response(request, error)
         except Exception:
-            logger.exception("counterbalance_errors could not answer %s", state.error.code)
+            logger.exception("counterbalance_errors could not answer %s", error.code)
             return responses.last_resort("InternalError")
     return _answer(request, sys.exc_info()[1], "InternalError")
 

@@ -14,7 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from counterbalance_errors import recording
+from counterbalance_errors import retention
 from counterbalance_errors.models import ErrorGroup, ErrorLog
 from tests.errorlog_helpers import entry, hash_of
 
@@ -136,7 +136,7 @@ def test_purge_deletes_check_their_conditions_again(client: Client) -> None:
     make_entries(client, "/plain/raise/unhandled/", 3, days_old=40)
     make_entries(client, "/plain/raise/not-implemented/", 2, days_old=40)
     with CaptureQueriesContext(connection) as queries:
-        purged = recording.purge(timezone.now() - timedelta(days=30), commit=True, batch_size=2)
+        purged = retention.purge(timezone.now() - timedelta(days=30), commit=True, batch_size=2)
     assert (purged.entries, purged.groups) == (5, 2)
     deletes = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("DELETE")]
     entry_deletes = [sql for sql in deletes if "errorlog" in sql.split("WHERE")[0]]
@@ -200,10 +200,10 @@ def test_errorlog_entry_without_traceback_and_with_a_body_note(client: Client) -
 
 
 def test_purge_function_without_progress(client: Client) -> None:
-    from counterbalance_errors import recording
+    from counterbalance_errors import retention
 
     make_entries(client, "/plain/raise/unhandled/", 3, days_old=40)
-    purged = recording.purge(timezone.now() - timedelta(days=30), batch_size=2, commit=True)
-    assert purged == recording.Purged(entries=3, groups=1, batches=2)
+    purged = retention.purge(timezone.now() - timedelta(days=30), batch_size=2, commit=True)
+    assert purged == retention.Purged(entries=3, groups=1, batches=2)
     assert not ErrorLog.objects.exists()
     assert not ErrorGroup.objects.exists()

@@ -32,8 +32,8 @@ FORBIDDEN = {
     "error machinery": (
         "counterbalance_errors/catalog.py:",
         "counterbalance_errors/scrubbing.py:",
-        "counterbalance_errors/recording.py:build",
-        "counterbalance_errors/recording.py:store",
+        "counterbalance_errors/capture.py:build",
+        "counterbalance_errors/capture.py:store",
         "counterbalance_errors/responses.py:attach",
         "counterbalance_errors/responses.py:rewrite",
         "counterbalance_errors/responses.py:error_response",

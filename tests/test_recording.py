@@ -17,7 +17,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import AsyncClient, Client
 from django.utils import timezone
 
-from counterbalance_errors import catalog, recording, responses
+from counterbalance_errors import capture, catalog, context, fingerprints, logs, recorder, responses
 from counterbalance_errors.models import ErrorGroup, ErrorLog
 from counterbalance_errors.testing import assert_error
 from tests.errorlog_helpers import dump, entry, fallback_lines, hash_of
@@ -45,24 +45,24 @@ def raise_elsewhere(exc: BaseException) -> BaseException:
 def test_fingerprint_ignores_message_and_line_numbers() -> None:
     one = raise_here(KeyError("order 1"))
     two = raise_here(KeyError("order 2"))
-    assert recording.fingerprint(one, 500, "InternalError") == recording.fingerprint(
+    assert fingerprints.fingerprint(one, 500, "InternalError") == fingerprints.fingerprint(
         two, 500, "InternalError"
     )
 
 
 def test_fingerprint_differs_by_class_and_frames() -> None:
-    key_error = recording.fingerprint(raise_here(KeyError()), 500, "InternalError")
-    value_error = recording.fingerprint(raise_here(ValueError()), 500, "InternalError")
-    elsewhere = recording.fingerprint(raise_elsewhere(KeyError()), 500, "InternalError")
+    key_error = fingerprints.fingerprint(raise_here(KeyError()), 500, "InternalError")
+    value_error = fingerprints.fingerprint(raise_here(ValueError()), 500, "InternalError")
+    elsewhere = fingerprints.fingerprint(raise_elsewhere(KeyError()), 500, "InternalError")
     assert len({key_error, value_error, elsewhere}) == 3
     assert len(key_error) == 64
 
 
 def test_fingerprint_without_traceback_is_status_and_code() -> None:
-    assert recording.fingerprint(None, 409, "Conflict") == recording.fingerprint(
+    assert fingerprints.fingerprint(None, 409, "Conflict") == fingerprints.fingerprint(
         KeyError("never raised"), 409, "Conflict"
     )
-    assert recording.fingerprint(None, 409, "Conflict") != recording.fingerprint(
+    assert fingerprints.fingerprint(None, 409, "Conflict") != fingerprints.fingerprint(
         None, 409, "InUseError"
     )
 
@@ -73,8 +73,10 @@ def test_library_frames_are_not_in_app() -> None:
         json.loads("{")
     except ValueError as caught:
         library = caught
-    assert [recording.frame_name(f) for f, _ in _frames(exc)] == ["tests.test_recording:raise_here"]
-    names = [recording.frame_name(f) for f, _ in _frames(library) if recording.is_in_app(f)]
+    assert [fingerprints.frame_name(f) for f, _ in _frames(exc)] == [
+        "tests.test_recording:raise_here"
+    ]
+    names = [fingerprints.frame_name(f) for f, _ in _frames(library) if fingerprints.is_in_app(f)]
     assert names == ["tests.test_recording:test_library_frames_are_not_in_app"]
     assert len(_frames(library)) > 1
 
@@ -188,7 +190,7 @@ def test_errors_without_traceback_group_by_status_and_code(client: Client) -> No
     assert one.exception_class == ""
     assert one.code == "Conflict"
     assert one.group_id == two.group_id
-    assert one.fingerprint == recording.fingerprint(None, 409, "Conflict")
+    assert one.fingerprint == fingerprints.fingerprint(None, 409, "Conflict")
 
 
 def test_async_view_is_stored() -> None:
@@ -283,10 +285,10 @@ def test_flood_limit_none_keeps_everything(client: Client, settings: Any) -> Non
 def test_a_failure_while_storing_falls_back_to_one_log_line(
     client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(record: recording.Record, alias: str) -> None:
+    def broken(record: capture.Record, alias: str) -> None:
         raise RuntimeError("storage bug password=hunter2")
 
-    monkeypatch.setattr(recording, "_insert", broken)
+    monkeypatch.setattr(recorder, "_insert", broken)
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
         response = client.get("/plain/raise/unhandled/")
     assert_error(response, "InternalError", status=500, logged=True)
@@ -304,18 +306,18 @@ def test_a_failure_while_storing_falls_back_to_one_log_line(
 
 def test_reentrant_store_only_logs(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
     inner_outcomes: list[str] = []
-    original = recording._insert
-    inner = responses.attach(None, catalog.make("InternalError"))
+    original = recorder._insert
+    inner = context.attach(None, catalog.make("InternalError"))
 
-    def storing_again(record: recording.Record, alias: str) -> None:
-        inner_outcomes.append(recording.store(inner))
+    def storing_again(record: capture.Record, alias: str) -> None:
+        inner_outcomes.append(capture.store(inner))
         original(record, alias)
 
-    monkeypatch.setattr(recording, "_insert", storing_again)
-    outer = responses.attach(None, catalog.from_exception(raise_here(KeyError())))
+    monkeypatch.setattr(recorder, "_insert", storing_again)
+    outer = context.attach(None, catalog.from_exception(raise_here(KeyError())))
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
-        recording.store(outer)
-    assert inner_outcomes == [recording.NOT_STORED]
+        capture.store(outer)
+    assert inner_outcomes == [recorder.NOT_STORED]
     lines = fallback_lines(caplog)
     assert [line["logging_hash"] for line in lines if "while storing" in line["reason"]] == [
         inner.logging_hash
@@ -437,12 +439,12 @@ def test_hash_is_on_4xx_django_request_records(client: Client, caplog: Any) -> N
 
 
 def test_logging_filter_is_installed_once_and_usable_in_handlers() -> None:
-    recording.install_logging_filter()
+    logs.install_logging_filter()
     request_logger = logging.getLogger("django.request")
-    installed = [f for f in request_logger.filters if isinstance(f, recording.LoggingHashFilter)]
+    installed = [f for f in request_logger.filters if isinstance(f, logs.LoggingHashFilter)]
     assert len(installed) == 1
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
-    assert recording.LoggingHashFilter().filter(record) is True
+    assert logs.LoggingHashFilter().filter(record) is True
     assert record.logging_hash is None  # type: ignore[attr-defined]
 
 
@@ -454,11 +456,11 @@ def test_isolated_database_is_refused_on_sqlite(settings: Any) -> None:
     }
     try:
         settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": "sqlite_twin"}
-        assert recording.isolated_alias(DEFAULT_DB_ALIAS) is None
+        assert recorder.isolated_alias(DEFAULT_DB_ALIAS) is None
         settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": "no-such-alias"}
-        assert recording.isolated_alias(DEFAULT_DB_ALIAS) is None
+        assert recorder.isolated_alias(DEFAULT_DB_ALIAS) is None
         settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": DEFAULT_DB_ALIAS}
-        assert recording.isolated_alias(DEFAULT_DB_ALIAS) is None
+        assert recorder.isolated_alias(DEFAULT_DB_ALIAS) is None
     finally:
         connections["sqlite_twin"].close()
         del connections["sqlite_twin"]
