@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.micro import CPU_CASES
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -104,8 +106,6 @@ GROUPS: dict[str, Group] = {
     "500-postgres": _logged("postgres", "PostgreSQL", "<= 1.5"),
     "500-postgres-nosync": _logged("postgres-nosync", "PostgreSQL, synchronous_commit=off", ""),
 }
-#: ``CPU_CASES`` of micro.py are timed in CPU time, the rest in wall time.
-CPU_CASES = frozenset({"drf-success", "plain-success", "drf-404", "drf-400"})
 
 
 @dataclass
