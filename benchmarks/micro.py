@@ -118,6 +118,15 @@ def time_commit(loops: int) -> float:
     return time.perf_counter() - started
 
 
+def flush_recorder(timeout: float = 30) -> None:
+    """Wait for the background recorder (branch i8-recorder), when there is one, to write."""
+    from counterbalance_errors import recorder
+
+    flush: Callable[[float], object] | None = getattr(recorder, "flush", None)
+    if flush is not None:
+        flush(timeout)
+
+
 def samples(application: Any) -> dict[str, Any]:
     """Every case's answer (status, headers, body) and, for logged ones, whether it was stored."""
     answers: dict[str, Any] = {}
@@ -128,6 +137,7 @@ def samples(application: Any) -> dict[str, Any]:
         if logging_hash:
             from counterbalance_errors.models import ErrorLog
 
+            flush_recorder()
             answer["stored"] = ErrorLog.objects.filter(logging_hash=logging_hash).exists()
         answers[case] = answer
     return answers
