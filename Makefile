@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= test,openapi,lint,bench
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-system bench-system test-postgres test-mariadb test-browser test-django6 test-drf316 lint check bench bench-smoke schemathesis clean
+.PHONY: demo test test-system bench-system test-postgres test-mariadb test-browser test-django6 test-drf316 lint check bench bench-servers bench-storm bench-smoke schemathesis clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,15 +67,30 @@ check: venv
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/django-admin check --fail-level WARNING --pythonpath .
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/django-admin makemigrations --check --dry-run --pythonpath .
 
-# The performance comparisons of docs/performance.md (a few minutes; BENCH_ARGS="--help").
+# The performance comparisons of docs/performance.md, on pyperf (about 10 minutes;
+# BENCH_ARGS="--only 404 --rounds 15", BENCH_ARGS="--help").
+BENCH_VENV = $(MAKE) venv EXTRAS=test,openapi,lint,bench,postgres
+
 bench:
-	$(MAKE) venv EXTRAS=test,openapi,lint,bench,postgres
+	$(BENCH_VENV)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Requests per second under gunicorn, with wrk when it is installed (a few minutes).
+bench-servers:
+	$(BENCH_VENV)
+	$(BIN)/python -m benchmarks.servers $(BENCH_ARGS)
+
+# What 10 000 logged 500s store, on PostgreSQL (BENCH_ARGS="--db sqlite --errors 500").
+bench-storm:
+	$(BENCH_VENV)
+	$(BIN)/python -m benchmarks.storage $(BENCH_ARGS)
 
 # Every benchmark row with a handful of requests: proves the harness still runs, no timings.
 bench-smoke:
-	$(MAKE) venv EXTRAS=test,openapi,lint,bench,postgres
-	$(BIN)/python -m benchmarks --smoke $(BENCH_ARGS)
+	$(BENCH_VENV)
+	$(BIN)/python -m benchmarks --smoke
+	$(BIN)/python -m benchmarks.servers --smoke
+	$(BIN)/python -m benchmarks.storage --errors 20
 
 # schemathesis against the example project's /api/schema/ under every profile (about 2 minutes;
 # PROFILES="cloudapi" EXAMPLES=50 to narrow or widen). schemathesis gets a venv of its own.

@@ -1,18 +1,16 @@
-"""What the logged-error rows store: the storm runs and the "was it stored?" check.
+"""The error storms: what 10,000 logged 500s store (rows, bytes, tracebacks) and how long.
 
-Runs inside a worker (``benchmarks/worker.py``) of the ``app`` variant.
+    python -m benchmarks.storage [--db postgres|sqlite] [--errors 10000]   (make bench-storm)
+
+Not a timing comparison (``make bench`` has those): it counts what reaches the database.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import time
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from benchmarks.worker import Worker
+from typing import Any
 
 #: (kind, flood control on, label) of every storm row.
 STORMS: list[tuple[str, bool, str]] = [
@@ -25,19 +23,6 @@ STORMS: list[tuple[str, bool, str]] = [
 def flood_settings(flood: bool) -> dict[str, Any]:
     """COUNTERBALANCE_ERRORS keys for a storm with flood control on (defaults) or off."""
     return {} if flood else {"FLOOD_LIMIT": None}
-
-
-def hash_of(sample: dict[str, Any]) -> str:
-    return str(json.loads(sample["body"])["logging_hash"])
-
-
-def stored(logging_hash: str) -> dict[str, Any]:
-    from counterbalance_errors import recorder
-    from counterbalance_errors.models import ErrorLog
-
-    recorder.flush(30)  # the background recorder writes after the response
-
-    return {"stored": ErrorLog.objects.filter(logging_hash=logging_hash).exists()}
 
 
 def _models() -> list[Any]:
@@ -94,19 +79,6 @@ def _tracebacks() -> tuple[int, int]:
     return count, total
 
 
-def commit_floor(n: int) -> dict[str, Any]:
-    """Seconds for one committed single-row INSERT on this database: the disk's share."""
-    from django.db import connection, transaction
-
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE IF NOT EXISTS cb_bench_probe (x integer)")
-    started = time.perf_counter()
-    for _ in range(n):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("INSERT INTO cb_bench_probe (x) VALUES (1)")
-    return {"seconds": (time.perf_counter() - started) / n}
-
-
 def _physical_bytes() -> int | None:
     """Bytes on disk of the app's tables and their indexes."""
     from django.db import connection
@@ -132,32 +104,29 @@ def _pg_size(cursor: Any, table: str) -> int:
     return int(cursor.fetchone()[0])
 
 
-def storm(worker: Worker, kind: str, n: int, settings: dict[str, Any]) -> dict[str, Any]:
+def storm(application: Any, kind: str, n: int, settings: dict[str, Any]) -> dict[str, Any]:
     """``n`` logged 500s through the whole stack: one error repeated, or ``n`` distinct ones."""
     from django.conf import settings as django_settings
     from django.test.utils import override_settings
 
-    from benchmarks.worker import _environ_factory
+    from benchmarks.micro import environ_factory, flush_recorder, request
 
     _flush()
     before = _physical_bytes()
     if kind == "identical":
-        make = _environ_factory("GET", "/storm/0/", None)
+        make = environ_factory("GET", "/storm/0/", None)
         environs = [make] * n
     else:
-        environs = [_environ_factory("GET", f"/storm/{i + 1}/", None) for i in range(n)]
+        environs = [environ_factory("GET", f"/storm/{i + 1}/", None) for i in range(n)]
     merged = {**getattr(django_settings, "COUNTERBALANCE_ERRORS", {}), **settings}
     with override_settings(COUNTERBALANCE_ERRORS=merged):
         gc.collect()
         started = time.perf_counter()
-        for make_environ in environs:
-            worker._request(make_environ())
-        from counterbalance_errors import recorder
-
-        recorder.flush(120)  # storage included: the background recorder's batches too
+        statuses = {request(application, make_environ)[0] for make_environ in environs}
+        flush_recorder(120)  # storage included: a background recorder's batches too
         seconds = time.perf_counter() - started
-    if not worker.last_status.startswith("500"):
-        raise RuntimeError(f"the storm's errors answered {worker.last_status}, not 500")
+    if statuses != {500}:
+        raise RuntimeError(f"the storm's errors answered {statuses}, not 500")
     after = _physical_bytes()
     tracebacks, traceback_bytes = _tracebacks()
     return {
@@ -169,3 +138,54 @@ def storm(worker: Worker, kind: str, n: int, settings: dict[str, Any]) -> dict[s
         "tracebacks": tracebacks,
         "traceback_bytes": traceback_bytes,
     }
+
+
+def _row(label: str, answer: dict[str, Any]) -> list[str]:
+    per = answer["errors"]
+    rows = ", ".join(f"{name} {count:,}" for name, count in sorted(answer["rows"].items()))
+    physical = answer["physical_bytes"]
+    return [
+        label,
+        f"{per:,}",
+        f"{answer['seconds'] / per * 1e3:.2f} ms",
+        rows,
+        f"{answer['logical_bytes'] / per:,.0f}",
+        "n/a" if physical is None else f"{physical / per:,.0f}",
+        f"{answer['tracebacks']:,} ({answer['traceback_bytes'] / per:,.0f})",
+    ]
+
+
+def main() -> None:
+    import argparse
+    import tempfile
+    from pathlib import Path
+
+    from benchmarks import micro, run
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.storage")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="postgres")
+    parser.add_argument("--errors", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cb-storm-") as tmp:
+        env = run.environment(Path(tmp))
+        with run.databases(env, args.db == "postgres"):
+            application = micro.configure(
+                "app", args.db, env["CB_BENCH_SQLITE_PATH"], env["CB_BENCH_PG_NAME"]
+            )
+            body = [
+                _row(
+                    f"{label}, {args.db}",
+                    storm(application, kind, args.errors, flood_settings(flood)),
+                )
+                for kind, flood, label in STORMS
+            ]
+            from django.db import connections
+
+            connections.close_all()
+    header = ["error storm", "errors", "time/error", "rows stored", "bytes/error"]
+    header += ["on disk/error", "tracebacks stored (bytes/error)"]
+    print(run.table(header, body))
+
+
+if __name__ == "__main__":
+    main()

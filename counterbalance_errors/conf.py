@@ -68,6 +68,8 @@ DEFAULTS: dict[str, Any] = {
     "STRICT_STATUSES": True,
     # Canonical statuses whose errors get a logging_hash and are stored.
     "LOGGED_STATUSES": (400, 409, 413, 415, 422, *range(500, 600)),
+    # Validation problems listed in a response's details; past it, a last entry counts the rest.
+    "MAX_DETAILS": 100,
     # Value of the compute-node header; None means the host name.
     "COMPUTE_NODE": None,
     # Profile headers: Api-Version (cloudapi), gateway node and realm (green_stack); None: omitted.
@@ -131,6 +133,7 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "PROFILE": (_is_str, "a profile name or a dotted path"),
     "STRICT_STATUSES": (_is_bool, "a bool"),
     "LOGGED_STATUSES": (_is_status_set, "a collection of int statuses between 400 and 599"),
+    "MAX_DETAILS": (lambda v: _is_int(v, 1), "an int >= 1"),
     "COMPUTE_NODE": (_is_opt_str, "a string or None"),
     "API_VERSION": (_is_opt_str, "a string or None"),
     "GATEWAY_NODE": (_is_opt_str, "a string or None"),

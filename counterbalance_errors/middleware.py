@@ -138,9 +138,16 @@ class ErrorEnvelopeMiddleware:
     def finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         """Envelope an error response that is not one yet, add the profile's headers."""
         with guarded("could not finish the response"):
-            if response.status_code >= 400 and not responses.is_envelope(response):
+            profile = get_profile()
+            if response.status_code < 400:
+                static = profile.static_response_headers()
+                if static is not None:  # the success path: constant headers, nothing else
+                    for name, value in static.items():
+                        response[name] = value
+                    return response
+            elif not responses.is_envelope(response):
                 responses.rewrite(request, response, error_for_response(request, response))
-            responses.add_response_headers(get_profile(), context.of(request), response)
+            responses.add_response_headers(profile, context.of(request), response)
         return response
 
     def process_exception(

@@ -436,7 +436,7 @@ def test_from_response_data_never_echoes_5xx_data() -> None:
 
 
 def fields(detail: Any) -> list[tuple[str, str, str]]:
-    return [(e.field, e.code, e.message) for e in flatten_validation(detail)]
+    return [(e.field, e.code, e.message) for e in flatten_validation(detail)[0]]
 
 
 def E(message: str, code: str = "invalid") -> ErrorDetail:
@@ -527,6 +527,58 @@ def test_flatten_keeps_document_order_in_mixed_lists() -> None:
     detail = {"a": [E("first"), {"x": [E("second")]}, E("third")], "b": [E("fourth")]}
 
     assert [m for _, _, m in fields(detail)] == ["first", "second", "third", "fourth"]
+
+
+def test_flatten_caps_details_with_a_last_entry_counting_the_rest() -> None:
+    detail = {"items": {i: [E("Not an int.")] for i in range(250)}}
+
+    details, _ = flatten_validation(detail, limit=3)
+
+    assert [(d.field, d.code) for d in details] == [
+        ("items.0", "invalid"),
+        ("items.1", "invalid"),
+        ("items.2", "invalid"),
+        ("non_field_errors", catalog.TRUNCATED_CODE),
+    ]
+    assert details[-1].message == "247 more problems were left out."
+
+
+def test_flatten_at_the_cap_adds_no_last_entry() -> None:
+    details, _ = flatten_validation([E("a"), E("b")], limit=2)
+
+    assert [d.message for d in details] == ["a", "b"]
+
+
+def test_flatten_cap_counts_one_left_out_in_the_singular() -> None:
+    details, _ = flatten_validation([E("a"), E("b")], limit=1)
+
+    assert details[-1].message == "1 more problem was left out."
+
+
+def test_missing_parameter_looks_at_the_problems_left_out_too() -> None:
+    all_required = {f"f{i}": [E("Needed.", "required")] for i in range(5)}
+    one_invalid = {**all_required, "last": [E("Bad.")]}
+
+    assert flatten_validation(all_required, limit=2)[1] is True
+    assert flatten_validation(one_invalid, limit=2)[1] is False
+
+
+def test_max_details_setting_caps_a_validation_error(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"MAX_DETAILS": 2}
+    exc = drf.ValidationError({"tags": [E("x"), E("y"), E("z")]})
+
+    error = catalog.from_exception(exc)
+
+    assert [d.code for d in error.details] == ["invalid", "invalid", catalog.TRUNCATED_CODE]
+
+
+def test_max_details_defaults_to_100() -> None:
+    exc = drf.ValidationError({"tags": [E("x")] * 150})
+
+    details = catalog.from_exception(exc).details
+
+    assert len(details) == 101
+    assert details[-1].message == "50 more problems were left out."
 
 
 def test_flatten_plain_strings_and_lazy_messages_get_code_invalid() -> None:
@@ -659,3 +711,26 @@ def test_real_serializer_object_level_and_required_errors() -> None:
     assert [(d.field, d.code) for d in clash.details] == [("non_field_errors", "invalid")]
     assert missing.code == "MissingParameter"
     assert [d.field for d in missing.details] == ["name", "password", "address", "items", "tags"]
+
+
+# --- catalog messages ---------------------------------------------------------------------------
+
+
+def test_catalog_message_is_translated_once_per_language_and_forgotten_on_settings_change(
+    settings: Any,
+) -> None:
+    message = catalog.CATALOG["ResourceNotFound"].message
+    assert isinstance(message, catalog.CatalogMessage)
+    with override("de"):
+        german = str(message)
+    with override("en"):
+        english = str(message)
+    with override("de"):
+        assert str(message) == german != english
+    assert message._texts["de"] == german
+
+    settings.LOCALE_PATHS = []
+
+    assert message._texts == {}
+    with override("de"):
+        assert str(message) == german

@@ -231,6 +231,14 @@ class Profile:
         """Headers added to every response, success or error. Keep it cheap: it runs on all."""
         return {}
 
+    def static_response_headers(self) -> Mapping[str, str] | None:
+        """:meth:`response_headers` when they depend on the settings alone, else None.
+
+        The middleware then sets them on a success response without building a render context
+        (docs/performance.md). None, the default: ``response_headers()`` on every response.
+        """
+        return None
+
     def encode(self, body: Any) -> bytes:
         return _ENCODER.encode(body).encode()
 

@@ -45,6 +45,11 @@ class CounterbalanceProfile(Profile):
     def response_headers(self, ctx: RenderContext, response: HttpResponseBase) -> dict[str, str]:
         return {self.node_header: compute_node_header()}
 
+    def static_response_headers(self) -> dict[str, str] | None:
+        if type(self).response_headers is not CounterbalanceProfile.response_headers:
+            return None  # a subclass computes its own per response
+        return {self.node_header: compute_node_header()}
+
     def body_schema(self) -> dict[str, Any] | None:
         return {
             "type": "object",
