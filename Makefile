@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The development dependency groups of pyproject.toml to install (PEP 735, pip >= 25.1), beside
 # the package itself with its `openapi` extra. EXTRAS is the older name, still accepted
 # (an "openapi" in the list is ignored: it is always installed).
-GROUPS ?= $(or $(EXTRAS),test,lint)
+GROUPS ?= $(or $(EXTRAS),test,lint,bench)
 PYTEST_ARGS ?=
 # The pytest selection of the PostgreSQL and MariaDB legs. The whole suite for now; once the
 # tests whose behaviour differs per database vendor carry the `database` marker, narrow it with
@@ -90,9 +90,9 @@ package:
 # Refresh the .po files of every language from the sources, then compile them (needs gettext).
 # Translate the new empty msgstr entries, run it again, and commit the .po and .mo files.
 messages: venv
-	cd counterbalance_errors && ../$(BIN)/django-admin makemessages --no-obsolete --no-location \
+	cd counterbalance_errors && $(abspath $(BIN))/django-admin makemessages --no-obsolete --no-location \
 		$(addprefix -l ,$(LANGUAGES))
-	cd counterbalance_errors && ../$(BIN)/django-admin compilemessages
+	cd counterbalance_errors && $(abspath $(BIN))/django-admin compilemessages
 
 clean:
 	rm -rf .venv .venv-* .mypy_cache .ruff_cache .coverage htmlcov build dist
