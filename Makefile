@@ -37,11 +37,11 @@ test: venv
 	$(BIN)/python -m pytest -m "not browser" --cov --cov-report=term $(PYTEST_ARGS)
 
 test-postgres:
-	$(MAKE) venv GROUPS=test,lint,postgres
+	$(MAKE) venv GROUPS=test,lint,bench,postgres
 	CB_DATABASE=postgres $(BIN)/python -m pytest -m "$(DB_LEG_MARKERS)" -p no:randomly -q $(PYTEST_ARGS)
 
 test-mariadb:
-	$(MAKE) venv GROUPS=test,lint,mysql
+	$(MAKE) venv GROUPS=test,lint,bench,mysql
 	CB_DATABASE=mariadb $(BIN)/python -m pytest -m "$(DB_LEG_MARKERS)" -p no:randomly -q $(PYTEST_ARGS)
 
 test-browser: venv
