@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 # The development dependency groups of pyproject.toml to install (PEP 735, pip >= 25.1), beside
 # the package itself with its `openapi` extra. EXTRAS is the older name, still accepted
 # (an "openapi" in the list is ignored: it is always installed).
-GROUPS ?= $(or $(EXTRAS),test,lint,bench)
+default_groups := test,lint,bench
+GROUPS ?= $(or $(EXTRAS),$(default_groups))
 PYTEST_ARGS ?=
 # The pytest selection of the PostgreSQL and MariaDB legs. The whole suite for now; once the
 # tests whose behaviour differs per database vendor carry the `database` marker, narrow it with
