@@ -311,6 +311,29 @@ def check_isolated_database(**kwargs: Any) -> list[CheckMessage]:
     return []
 
 
+@register()
+def check_cloudapi_api_version(**kwargs: Any) -> list[CheckMessage]:
+    """``cloudapi`` puts ``Api-Version`` on every response: without API_VERSION it is omitted."""
+    from counterbalance_errors.profiles import load_profile
+    from counterbalance_errors.profiles.cloudapi import CloudApiProfile
+
+    try:
+        profile = load_profile(conf.profile_name())
+    except Exception:  # E003 reports an unusable PROFILE.
+        return []
+    if not isinstance(profile, CloudApiProfile) or conf.get("API_VERSION"):
+        return []
+    return [
+        Warning(
+            "The cloudapi profile is active without API_VERSION: responses carry no "
+            "Api-Version header, which the CloudAPI convention puts on every response.",
+            hint=f'Set {conf.SETTING_NAME}["API_VERSION"] to the version your API serves, '
+            'e.g. "1.0.0".',
+            id="counterbalance_errors.W012",
+        )
+    ]
+
+
 @register(Tags.security)
 def check_cors_expose_headers(**kwargs: Any) -> list[CheckMessage]:
     """With django-cors-headers, browser code can read only the headers it exposes."""

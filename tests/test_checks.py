@@ -12,6 +12,7 @@ from rest_framework.renderers import JSONRenderer
 
 from counterbalance_errors import checks
 from counterbalance_errors.middleware import ErrorEnvelopeMiddleware
+from counterbalance_errors.profiles.cloudapi import CloudApiProfile
 from counterbalance_errors.renderers import EnvelopeJSONRenderer
 
 PREFIX = "counterbalance_errors."
@@ -356,7 +357,7 @@ def test_every_check_id_is_documented() -> None:
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "checks.md").read_text()
-    ids = ["E001", "E002", "E003", *(f"W00{i}" for i in range(1, 10)), "W010", "W011"]
+    ids = ["E001", "E002", "E003", *(f"W00{i}" for i in range(1, 10)), "W010", "W011", "W012"]
 
     for check_id in ids:
         assert f"`{PREFIX}{check_id}`" in doc, check_id
@@ -414,6 +415,44 @@ def test_w010_w011_silent_for_a_second_connection_to_the_same_server_database(
     settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": "second"}
 
     assert not [m for m in ours() if m.id in (PREFIX + "W010", PREFIX + "W011")]
+
+
+# --- W012: cloudapi without API_VERSION -------------------------------------------------------
+
+
+class ProjectCloudApiProfile(CloudApiProfile):
+    pass
+
+
+@pytest.mark.parametrize(
+    "profile", ["cloudapi", f"{__name__}.ProjectCloudApiProfile"], ids=["builtin", "subclass"]
+)
+@pytest.mark.parametrize("version", [None, ""], ids=["unset", "empty"])
+def test_w012_cloudapi_without_api_version(settings: Any, profile: str, version: Any) -> None:
+    version_key = {} if version is None else {"API_VERSION": version}
+    settings.COUNTERBALANCE_ERRORS = {"PROFILE": profile, **version_key}
+
+    message = only("W012")
+
+    assert isinstance(message, Warning)
+    assert "Api-Version" in message.msg
+    assert message.hint is not None
+    assert 'COUNTERBALANCE_ERRORS["API_VERSION"]' in message.hint
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"PROFILE": "cloudapi", "API_VERSION": "1.0.0"},
+        {"PROFILE": "green_stack"},
+        {"PROFILE": "no.such.Profile"},  # E003's business, not W012's
+    ],
+    ids=["with-version", "other-profile", "unloadable-profile"],
+)
+def test_w012_silent(settings: Any, config: dict[str, Any]) -> None:
+    settings.COUNTERBALANCE_ERRORS = config
+
+    assert PREFIX + "W012" not in [m.id for m in ours()]
 
 
 # --- W013: django-cors-headers ----------------------------------------------------------------

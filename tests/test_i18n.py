@@ -1,5 +1,6 @@
 """Messages are translatable (gettext_lazy) and resolved per request, in the language
-LocaleMiddleware activates; the German catalog covers every message and is compiled."""
+LocaleMiddleware activates; the catalogs of every shipped language cover every message and are
+compiled, and a body never mixes our messages in one language with DRF's in another."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from counterbalance_errors import catalog
 from counterbalance_errors.testing import assert_error
 
 LOCALE_DIR = Path(catalog.__file__).parent / "locale"
+#: The languages counterbalance_errors/locale ships (Django language codes).
+LANGUAGES = ["de", "fr", "es", "pt-br", "it", "nl", "ja", "zh-hans"]
 GERMAN = {
     "EndpointNotFound": "Der angefragte Endpunkt existiert nicht.",
     "ResourceNotFound": "Die angefragte Ressource wurde nicht gefunden.",
@@ -75,9 +78,9 @@ def test_messages_come_out_in_the_requested_language(
     assert german["message"] == GERMAN[code]
     english = assert_error(call(transport, url, "en"), code)
     assert english["message"] == str(catalog.CATALOG[code].message)
-    # French has no catalog of ours: English, not a crash and not the previous request's German.
-    french = assert_error(call(transport, url, "fr"), code)
-    assert french["message"] == english["message"]
+    # Swedish has no catalog of ours: English, not a crash and not the previous request's German.
+    swedish = assert_error(call(transport, url, "sv"), code)
+    assert swedish["message"] == english["message"]
 
 
 @pytest.mark.usefixtures("locale_middleware")
@@ -104,15 +107,20 @@ def test_language_code_setting_is_honoured(client: Client, settings: Any) -> Non
     )
 
 
-def test_every_catalog_message_is_lazy_and_translated_to_german() -> None:
+def test_every_catalog_message_is_lazy() -> None:
+    lazy = {code: isinstance(entry.message, Promise) for code, entry in catalog.CATALOG.items()}
+    assert lazy == dict.fromkeys(catalog.CATALOG, True)  # resolved per request, not at import
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_catalog_message_is_translated(language: str) -> None:
     untranslated = []
     for code, entry in catalog.CATALOG.items():
-        assert isinstance(entry.message, Promise), code  # resolved per request, not at import
-        with translation.override("de"):
-            german = str(entry.message)
+        with translation.override(language):
+            translated = str(entry.message)
         with translation.override("en"):
             english = str(entry.message)
-        if german == english:
+        if translated == english:
             untranslated.append(code)
     assert untranslated == []
 
@@ -142,13 +150,54 @@ def _po_entries(path: Path) -> dict[str, str]:
     return entries
 
 
-def test_german_po_is_complete_and_compiled() -> None:
-    po = _po_entries(LOCALE_DIR / "de" / "LC_MESSAGES" / "django.po")
+def _fuzzy(path: Path) -> list[str]:
+    """The flag lines of a .po file that mark an entry fuzzy."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.startswith("#,") and "fuzzy" in line]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_po_is_complete_and_compiled(language: str) -> None:
+    folder = LOCALE_DIR / translation.to_locale(language) / "LC_MESSAGES"
+    po = _po_entries(folder / "django.po")
     assert po
     assert [msgid for msgid, msgstr in po.items() if not msgstr] == []
-    with (LOCALE_DIR / "de" / "LC_MESSAGES" / "django.mo").open("rb") as mo_file:
+    # compilemessages leaves fuzzy entries (makemessages' guesses) out of the .mo.
+    assert _fuzzy(folder / "django.po") == []
+    with (folder / "django.mo").open("rb") as mo_file:
         mo = gettext.GNUTranslations(mo_file)
     # The committed .mo is the compiled .po: same entries, same translations.
     assert {msgid: mo.gettext(msgid) for msgid in po} == po
     with translation.override(None):  # the untranslated msgids
         assert {str(entry.message) for entry in catalog.CATALOG.values()} <= set(po)
+
+
+def test_every_shipped_language_is_tested() -> None:
+    shipped = {folder.name for folder in LOCALE_DIR.iterdir() if folder.is_dir()}
+    assert shipped == {translation.to_locale(language) for language in LANGUAGES}
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("locale_middleware")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_validation_error_body_is_in_one_language(client: Client, language: str) -> None:
+    from rest_framework.fields import Field
+
+    response = client.post(
+        "/drf/payload/",
+        data={},
+        content_type="application/json",
+        headers={"Accept-Language": language},
+    )
+
+    error = assert_error(response, "MissingParameter")
+    required = Field.default_error_messages["required"]
+    with translation.override(language):
+        expected = (str(catalog.CATALOG["MissingParameter"].message), str(required))
+    with translation.override("en"):
+        english = (str(catalog.CATALOG["MissingParameter"].message), str(required))
+    assert expected[0] != english[0]
+    assert expected[1] != english[1]
+    assert error["message"] == expected[0]  # ours
+    assert error["details"]
+    assert {detail["message"] for detail in error["details"]} == {expected[1]}  # DRF's

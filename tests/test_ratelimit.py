@@ -3,6 +3,10 @@
 Retry-After must be the real remaining window (``get_usage(...)["time_left"]``), never below
 1 s, for plain, DRF and async views; the cache-failure policy is django-ratelimit's own
 ``RATELIMIT_FAIL_OPEN``.
+
+django-ratelimit aligns its windows to the clock (``time.time()``): every test here runs on a
+frozen clock (time-machine), at a known distance from the end of the test client's window, so
+no result depends on when the suite happens to run.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 import pytest
 import redis
+import time_machine
 from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
 from django.test import AsyncClient, Client, RequestFactory
@@ -26,6 +31,11 @@ from counterbalance_errors.testing import assert_error, error_body
 from tests.views_ratelimit import RATE
 
 FLAVOURS = {"plain": "rl.plain", "drf": "rl.drf", "async": "rl.async"}
+HOUR = 3600  # the period of RATE
+#: A time on the hour (2026-01-01T00:00:00Z); windows of RATE end at a fixed offset from it.
+ON_THE_HOUR = 1_767_225_600
+#: Where the frozen clock stands in most tests: this many seconds before the window ends.
+MID_WINDOW = 1800
 
 
 def redis_available() -> bool:
@@ -58,6 +68,23 @@ def rl_cache(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
             client.delete(key)
 
 
+def window_end() -> int:
+    """The end of the test client's RATE window that starts after ON_THE_HOUR.
+
+    django-ratelimit offsets each key's windows from the hour by a per-key jitter; asking it at
+    ON_THE_HOUR how long the window has left gives that end without re-implementing it.
+    """
+    with time_machine.travel(ON_THE_HOUR, tick=False):
+        return ON_THE_HOUR + int(peek("rl.any")["time_left"])
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[time_machine.Traveller]:
+    """The clock, frozen MID_WINDOW seconds before the end of the test client's window."""
+    with time_machine.travel(window_end() - MID_WINDOW, tick=False) as traveller:
+        yield traveller
+
+
 def get(flavour: str, url: str, **extra: Any) -> Any:
     if flavour == "async":
         return async_to_sync(AsyncClient(raise_request_exception=False).get)(url, **extra)
@@ -75,7 +102,6 @@ def peek(group: str, rate: str = RATE) -> dict[str, Any]:
 @pytest.mark.parametrize("flavour", sorted(FLAVOURS))
 def test_limit_answers_request_throttled_with_the_real_window(rl_cache: str, flavour: str) -> None:
     group = FLAVOURS[flavour]
-    before = peek(group)["time_left"]
     assert get(flavour, f"/rl/{flavour}/").status_code == 200
     assert get(flavour, f"/rl/{flavour}/").status_code == 200
 
@@ -83,12 +109,44 @@ def test_limit_answers_request_throttled_with_the_real_window(rl_cache: str, fla
 
     assert_error(response, "RequestThrottled", status=503, logged=False)
     after = peek(group)
-    assert after["count"] == 3
-    assert after["should_limit"] is True
-    retry_after = int(response["Retry-After"])
-    # The window only shrinks while the test runs: the header lies between the two peeks.
-    assert max(1, after["time_left"]) <= retry_after <= max(1, before)
-    assert retry_after > 60  # a 2/h window, not the catalog's 60 s default
+    assert (after["count"], after["should_limit"]) == (3, True)
+    # The window's real remainder, not the catalog's 60 s default.
+    assert int(response["Retry-After"]) == after["time_left"] == MID_WINDOW
+
+
+@pytest.mark.parametrize(
+    ("offset", "retry_after"),
+    [
+        (-61, 61),  # a minute before the end: the remainder
+        (-1, 1),  # the last second of the window
+        (0, 1),  # django-ratelimit's time_left is 0 at the end itself: never below 1 s
+        (1, HOUR - 1),  # a new window has begun: a full hour less the second gone
+    ],
+    ids=["before-61s", "before-1s", "at-the-end", "after-1s"],
+)
+def test_retry_after_next_to_the_window_boundary(
+    rl_cache: str, clock: time_machine.Traveller, offset: int, retry_after: int
+) -> None:
+    clock.move_to(window_end() + offset)
+    for _ in range(2):
+        assert get("plain", "/rl/plain/").status_code == 200
+
+    response = get("plain", "/rl/plain/")
+
+    assert_error(response, "RequestThrottled", status=503, logged=False)
+    assert int(response["Retry-After"]) == retry_after
+
+
+def test_the_count_starts_again_after_the_window_boundary(
+    rl_cache: str, clock: time_machine.Traveller
+) -> None:
+    clock.move_to(window_end())  # the window's last instant still counts with it
+    assert [get("plain", "/rl/plain/").status_code for _ in range(3)] == [200, 200, 503]
+
+    clock.shift(1)
+
+    assert get("plain", "/rl/plain/").status_code == 200
+    assert peek("rl.plain")["count"] == 1
 
 
 @pytest.mark.parametrize("flavour", sorted(FLAVOURS))
@@ -100,7 +158,7 @@ def test_canonical_status_is_429(rl_cache: str, settings: Any, flavour: str) -> 
     response = get(flavour, f"/rl/{flavour}/")
 
     assert_error(response, "RequestThrottled", status=429)
-    assert int(response["Retry-After"]) >= 1
+    assert int(response["Retry-After"]) == MID_WINDOW
 
 
 @pytest.mark.parametrize("flavour", sorted(FLAVOURS))
@@ -112,13 +170,9 @@ def test_block_false_sets_request_limited(rl_cache: str, flavour: str) -> None:
 
 def test_one_per_second_still_sends_retry_after_of_at_least_one(rl_cache: str) -> None:
     # django-ratelimit reports time_left == 0 for "1/s" (error-paths R9).
-    for _ in range(20):
-        get("plain", "/rl/per-second/")
-        response = get("plain", "/rl/per-second/")
-        if response.status_code != 200:
-            break
-    else:
-        pytest.fail("two requests never fell into the same second")
+    assert get("plain", "/rl/per-second/").status_code == 200
+
+    response = get("plain", "/rl/per-second/")  # the same (frozen) second
 
     assert_error(response, "RequestThrottled")
     assert response["Retry-After"] == "1"
@@ -157,7 +211,8 @@ def test_stock_ratelimited_and_drf_throttled_have_the_same_code(rl_cache: str) -
 
     for response in (stock, ours, throttled):
         assert_error(response, "RequestThrottled", status=503, logged=False)
-        assert int(response["Retry-After"]) >= 1
+    assert int(ours["Retry-After"]) == MID_WINDOW
+    assert throttled["Retry-After"] == "8"  # AlwaysThrottle.wait() is 7.2 s, rounded up
     # The stock Ratelimited carries no window: the catalog's default is all that can be said.
     assert stock["Retry-After"] == str(catalog.DEFAULT_THROTTLE_RETRY_AFTER)
 

@@ -16,8 +16,16 @@ from rest_framework.views import APIView
 UNSAFE_MESSAGE = "Zugriff verweigert für Bücher\r\nX-Evil: 1\x00\x7f " + "x" * 700
 
 
+#: The query strings of the slow_async requests whose sleep was cancelled (by a time budget).
+CANCELLED: list[str] = []
+
+
 async def slow_async(request: HttpRequest) -> HttpResponse:
-    await asyncio.sleep(float(request.GET.get("s", "1")))
+    try:
+        await asyncio.sleep(float(request.GET.get("s", "1")))
+    except asyncio.CancelledError:
+        CANCELLED.append(request.META["QUERY_STRING"])
+        raise
     return JsonResponse({"slept": True})
 
 
