@@ -48,7 +48,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from counterbalance_errors import charts
+from counterbalance_errors import charts, conf
 from counterbalance_errors.models import (
     ErrorGroup,
     ErrorGroupHour,
@@ -242,6 +242,18 @@ def _search_link(kind: str, value: str) -> SafeString | str:
     )
 
 
+def _external_link(setting: str, placeholder: str, value: str) -> SafeString | str:
+    """A link to ``value`` in another tool, from the URL template ``setting`` (``""`` when it
+    is unset or there is no value)."""
+    template = conf.get(setting)
+    if not template or not value:
+        return ""
+    return format_html(
+        ' <a href="{}" rel="noopener noreferrer" target="_blank">↗</a>',
+        str(template).replace(placeholder, value),
+    )
+
+
 def _has_nul(request: HttpRequest) -> bool:
     return any("\x00" in value for values in request.GET.lists() for value in values[1])
 
@@ -352,7 +364,7 @@ _SUMMARY = (
     ("method", "path_line"),
     ("user_link", "compute_node"),
     ("request_link", "trace_link"),
-    ("group_state", "group_link"),
+    ("sentry_event_link", "group_state", "group_link"),
     "record_kind",
     "message",
 )
@@ -500,7 +512,21 @@ class ErrorLogAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("trace id"))
     def trace_link(self, obj: ErrorLog) -> SafeString | str:
-        return _search_link("trace", obj.trace_id)
+        return format_html(
+            "{}{}",
+            _search_link("trace", obj.trace_id),
+            _external_link("TRACE_URL", "{trace_id}", obj.trace_id),
+        )
+
+    @admin.display(description=_("Sentry event"))
+    def sentry_event_link(self, obj: ErrorLog) -> SafeString | str:
+        if not obj.sentry_event_id:
+            return "-"
+        return format_html(
+            "<code>{}</code>{}",
+            obj.sentry_event_id,
+            _external_link("SENTRY_EVENT_URL", "{event_id}", obj.sentry_event_id),
+        )
 
     @admin.display(description=_("group"))
     def group_link(self, obj: ErrorLog) -> SafeString:

@@ -161,3 +161,28 @@ def test_spectacular_snippet_documents_the_errors(settings: Any) -> None:
 
 # The page's pytest example, collected as a test of this module.
 exec(snippet("pytest"), globals())
+
+
+@pytest.mark.django_db
+def test_admin_links_an_entry_to_its_trace_and_sentry_event(
+    admin_client: Client, settings: Any
+) -> None:
+    response = Client(raise_request_exception=False).get(
+        "/plain/raise/unhandled/", HTTP_TRACEPARENT=f"00-{TRACEPARENT_TRACE_ID}-{'cd' * 8}-01"
+    )
+    row = ErrorLog.objects.get(logging_hash=testing.logging_hash(response))
+    ErrorLog.objects.filter(pk=row.pk).update(sentry_event_id="e" * 32)
+    page = f"/admin/counterbalance_errors/errorlog/{row.pk}/change/"
+
+    plain = admin_client.get(page).content.decode()
+    settings.COUNTERBALANCE_ERRORS = {
+        "TRACE_URL": "https://traces.example.com/trace/{trace_id}?a=1&b=2",
+        "SENTRY_EVENT_URL": "https://sentry.example.com/events/{event_id}/",
+    }
+    linked = admin_client.get(page).content.decode()
+
+    assert row.trace_id == TRACEPARENT_TRACE_ID
+    assert "traces.example.com" not in plain
+    assert "e" * 32 in plain
+    assert f'href="https://traces.example.com/trace/{TRACEPARENT_TRACE_ID}?a=1&amp;b=2"' in linked
+    assert f'href="https://sentry.example.com/events/{"e" * 32}/"' in linked
