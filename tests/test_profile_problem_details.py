@@ -11,7 +11,7 @@ import pytest
 from counterbalance_errors.catalog import CATALOG
 from counterbalance_errors.profiles import ProblemDetailsProfile
 from tests.profiletools import HASH, call, use_profile
-from tests.test_paths import EXPECTED
+from tests.support.kinds import EXPECTED
 
 
 @pytest.fixture(autouse=True)
