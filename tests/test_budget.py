@@ -39,6 +39,17 @@ def test_async_view_over_budget_answers_request_timeout_on_time(settings: Any) -
 
 
 @pytest.mark.django_db
+def test_t3_a_sync_only_middleware_turns_the_budget_off(settings: Any) -> None:
+    """T3 (a documented limit): with a sync-only middleware below it, the middleware gets a
+    synchronous ``get_response`` and runs in sync mode, where nothing can time the request;
+    the view's own answer comes back."""
+    settings.MIDDLEWARE = MIDDLEWARE  # with tests.middleware.BoomMiddleware, sync-only
+    use_profile(settings, "counterbalance", TIME_BUDGET=0.1)
+    response = call("asgi", "GET", "/profiles/slow-async/?s=0.3")
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
 def test_green_stack_budget_in_its_own_shape(settings: Any) -> None:
     use_profile(settings, "green_stack", TIME_BUDGET=0.2)
     response, elapsed = timed("asgi", "/profiles/slow-async/?s=2")

@@ -484,3 +484,73 @@ class AsyncPathsTests(SimpleTestCase):
         response = await self.async_client.get("/async/success/")
         assert response.status_code == 200
         assert json.loads(response.content) == {"hello": "async"}
+
+
+# --- J24, J26: settings that change the path ---------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_j24_debug_propagate_exceptions(call: Any, settings: Any) -> None:
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = True
+    # A view's exception is answered by process_exception before Django could re-raise it.
+    assert_error(call("wsgi", "get", "/plain/raise/unhandled/"), "InternalError", status=500)
+    # What reaches handle_uncaught_exception is re-raised through every layer; the middleware,
+    # outermost, still answers it (check W008 warns about the setting all the same).
+    response = call("wsgi", "get", "/plain/returns-none/")
+    assert_error(response, "InternalError", status=500, logged=True)
+    assert_clean(response)
+
+
+def test_j26_login_required_middleware_redirect_is_left_alone(call: Any, settings: Any) -> None:
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    ]
+    response = call("wsgi", "get", "/dj/login-required/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(settings.LOGIN_URL)
+    assert not response.has_header("X-Counterbalance-Log-Hash")
+    # DRF views are exempt (login_required=False): they answer as usual.
+    assert call("wsgi", "get", "/drf/success/").status_code == 200
+
+
+# --- R4, R6: django-ratelimit's own decorator on the Django path --------------------------------
+
+
+@pytest.fixture
+def fresh_rate_limits() -> None:
+    from django.core.cache import caches
+
+    caches["default"].clear()
+
+
+def test_r4_stock_ratelimit_around_an_api_view(call: Any, fresh_rate_limits: None) -> None:
+    # Outside DRF's dispatch: Ratelimited reaches process_exception, as in a plain view.
+    assert call("wsgi", "get", "/dj/ratelimited-api-view/").status_code == 200
+    response = call("wsgi", "get", "/dj/ratelimited-api-view/")
+    assert_error(response, "RequestThrottled", status=503, logged=False)
+    assert int(response["Retry-After"]) >= 1
+
+
+def test_r6_ratelimit_exception_class(call: Any, settings: Any, fresh_rate_limits: None) -> None:
+    # A class that is not a PermissionDenied (here DRF's Throttled, raised as cls()) in a plain
+    # view: without the middleware a 500; with it, the catalog's RequestThrottled.
+    settings.RATELIMIT_EXCEPTION_CLASS = "rest_framework.exceptions.Throttled"
+    assert call("wsgi", "get", "/dj/stock-ratelimited/").status_code == 200
+    response = call("wsgi", "get", "/dj/stock-ratelimited/")
+    assert_error(response, "RequestThrottled", status=503, logged=False)
+    assert int(response["Retry-After"]) >= 1
+
+
+# --- T7: a database-side time limit ----------------------------------------------------------
+
+
+@pytest.mark.database
+@pytest.mark.django_db(transaction=True)
+def test_t7_statement_timeout_is_service_unavailable(call: Any) -> None:
+    if connections["default"].vendor == "sqlite":
+        pytest.skip("SQLite has no statement time limit; runs on the PostgreSQL and MariaDB legs")
+    response = call("wsgi", "get", "/dj/db/statement-timeout/")
+    assert_error(response, "ServiceUnavailable", status=503, logged=True)
+    assert int(response["Retry-After"]) >= 1
+    assert_clean(response)

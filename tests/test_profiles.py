@@ -20,26 +20,9 @@ from counterbalance_errors.profiles import (
     response_time_ms,
 )
 from tests.profiletools import HASH, call, use_profile
-from tests.test_success_path import without_the_app
+from tests.support.settings_variants import without_the_app
 
 SUCCESS_URLS = ["/drf/success/", "/plain/success/", "/async/success/", "/profiles/moved/"]
-
-
-class TeapotProfile(Profile):
-    """A profile of one's own, in a few lines (docs/profiles.md)."""
-
-    name = "teapot"
-    hash_header = "X-Teapot-Hash"
-
-    def body(self, error: Any, status: int, logging_hash: Any, request: Any = None) -> Any:
-        return {"oops": error.code, "hash": logging_hash}
-
-    def response_headers(self, request: Any, response: Any) -> dict[str, str]:
-        return {"X-Teapot": "short and stout"}
-
-
-class NotAProfile:
-    pass
 
 
 def test_builtin_profiles() -> None:
@@ -61,7 +44,7 @@ def test_select_by_name(settings: Any, name: str) -> None:
 
 @pytest.mark.django_db
 def test_select_your_own_by_dotted_path(settings: Any) -> None:
-    use_profile(settings, "tests.test_profiles.TeapotProfile")
+    use_profile(settings, "tests.support.profiles.TeapotProfile")
     response = call("wsgi", "GET", "/plain/raise/unhandled/")
     body = json.loads(response.content)
     assert body["oops"] == "InternalError"
@@ -73,7 +56,7 @@ def test_select_your_own_by_dotted_path(settings: Any) -> None:
 
 @pytest.mark.django_db  # Django 6 runs model checks against the databases
 @pytest.mark.parametrize(
-    "value", ["tests.test_profiles.NotAProfile", "tests.nowhere.Profile", "no-dots"]
+    "value", ["tests.support.profiles.NotAProfile", "tests.nowhere.Profile", "no-dots"]
 )
 def test_unusable_profile_falls_back_and_is_reported(settings: Any, value: str) -> None:
     use_profile(settings, value)
@@ -82,10 +65,16 @@ def test_unusable_profile_falls_back_and_is_reported(settings: Any, value: str) 
         call_command("check", fail_level="ERROR")
 
 
+# Every profile on each kind of success over WSGI; the async view over ASGI too.
+SUCCESS_CASES = [
+    pytest.param(name, url, "wsgi", id=f"{name}-{url}-wsgi")
+    for name in sorted(BUILTIN)
+    for url in SUCCESS_URLS
+] + [pytest.param(name, "/async/success/", "asgi", id=f"{name}-asgi") for name in sorted(BUILTIN)]
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", sorted(BUILTIN))
-@pytest.mark.parametrize("url", SUCCESS_URLS)
-@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
+@pytest.mark.parametrize(("name", "url", "transport"), SUCCESS_CASES)
 def test_success_responses_are_never_rewritten(
     settings: Any, name: str, url: str, transport: str
 ) -> None:

@@ -24,4 +24,10 @@ urlpatterns = [
     path("async-streaming-error/", views.async_streaming_error),
     path("streaming-success/", views.streaming_success),
     path("form-without-csrf/", views.form_without_csrf),
+    path("streaming-then-raises/", views.streaming_then_raises),
+    path("login-required/", views.login_required_view),
+    path("db/statement-timeout/", views.statement_timeout),
+    path("ratelimited-api-view/", views.ratelimited_api_view),
+    path("stock-ratelimited/", views.stock_ratelimited),
+    path("error-without-content-type/", views.error_without_content_type),
 ]
