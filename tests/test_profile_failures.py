@@ -6,8 +6,7 @@ import logging
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from django.test import AsyncClient, Client
+from django.test import Client
 
 from counterbalance_errors import catalog, checks
 from counterbalance_errors.profiles import CounterbalanceProfile, get_profile, load_profile
@@ -74,8 +73,10 @@ def test_a_bad_profile_is_resolved_and_logged_once(
     ]
 
 
-def test_a_profile_whose_budget_raises_does_not_fail_async_requests(settings: Any) -> None:
+def test_a_profile_whose_budget_raises_does_not_fail_async_requests(
+    call: Any, settings: Any
+) -> None:
     settings.MIDDLEWARE = [m for m in MIDDLEWARE if m != "tests.middleware.BoomMiddleware"]
     settings.COUNTERBALANCE_ERRORS = {"PROFILE": "tests.profiles_broken.Broken_budget"}
-    response = async_to_sync(AsyncClient().get)("/async/success/")
+    response = call("asgi", "get", "/async/success/")
     assert response.status_code == 200
