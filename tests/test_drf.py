@@ -370,11 +370,13 @@ def test_d15_model_full_clean_validation_error(client: Client) -> None:
     ]
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 def test_d15_does_not_exist(client: Client) -> None:
     assert_error(client.delete("/drf/widgets/999/"), "ResourceNotFound", status=404)
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 def test_d15_multiple_objects_returned_is_500(client: Client, debug: bool) -> None:
     response = client.get("/drf-real/multiple-objects/")
@@ -383,6 +385,7 @@ def test_d15_multiple_objects_returned_is_500(client: Client, debug: bool) -> No
     assert "twin" not in response.content.decode()
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 def test_d15_integrity_error_is_conflict(client: Client) -> None:
     assert post_json(client, "/drf/widgets/", {"name": "dup"}).status_code == 201
@@ -393,6 +396,7 @@ def test_d15_integrity_error_is_conflict(client: Client) -> None:
     assert "UNIQUE" not in error["message"].upper()
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 def test_d15_protected_delete_is_in_use(client: Client) -> None:
     response = post_json(client, "/drf-real/protected-delete/", {"name": "held"})
@@ -400,6 +404,7 @@ def test_d15_protected_delete_is_in_use(client: Client) -> None:
     assert_error(response, "InUseError", status=409, logged=True)
 
 
+@pytest.mark.database
 @pytest.mark.django_db
 def test_d15_unreachable_database_is_503(client: Client, debug: bool) -> None:
     response = client.get("/drf-real/unreachable-db/")
@@ -590,6 +595,7 @@ def atomic_requests() -> Iterator[None]:
     connection.settings_dict["ATOMIC_REQUESTS"] = previous
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("then", "code"),
@@ -610,6 +616,7 @@ def test_atomic_requests_rolls_back_the_write(
     assert not Widget.objects.filter(name=f"doomed-{then}").exists()
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 def test_atomic_requests_keeps_a_successful_write(client: Client, atomic_requests: None) -> None:
     assert post_json(client, "/drf/widgets/", {"name": "kept"}).status_code == 201
@@ -617,6 +624,7 @@ def test_atomic_requests_keeps_a_successful_write(client: Client, atomic_request
     assert Widget.objects.filter(name="kept").exists()
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 def test_without_atomic_requests_the_write_happened_before_the_error(client: Client) -> None:
     # The control for the rollback tests: the view does write before it fails.

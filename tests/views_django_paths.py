@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 from django.core.exceptions import SuspiciousOperation
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -154,9 +154,9 @@ def login_required_view(request: HttpRequest) -> HttpResponse:
 def statement_timeout(request: HttpRequest) -> HttpResponse:
     """T7: a query the database itself cancels for running over its time limit."""
     connection = connections[DEFAULT_DB_ALIAS]
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL statement_timeout = 1")
+            cursor.execute("SET LOCAL statement_timeout = 1")  # this transaction only
             cursor.execute("SELECT pg_sleep(1)")
         else:  # MariaDB
             # MariaDB ends a SLEEP() early without an error; a SELECT over rows that runs
