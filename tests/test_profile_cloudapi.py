@@ -97,21 +97,6 @@ def test_error_codes(code: str) -> None:
     assert assert_body(response)["code"] == code
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("url", "status", "reason"),
-    [
-        ("/drf/raise/throttled/", 420, "Slow Down"),
-        ("/plain/raise/unhandled/", 500, "Internal Server Error"),
-        ("/async/raise/invalid-version/", 449, "Retry With"),
-    ],
-)
-def test_through_each_transport(transport: str, url: str, status: int, reason: str) -> None:
-    response = call(transport, "GET", url)
-    assert (response.status_code, response.reason_phrase) == (status, reason)
-    assert_error(response)
-
-
 def test_code_table_is_the_documents() -> None:
     assert set(CODE_TABLE) | {"RequestMoved", "UnknownError"} == set(DOCUMENTED_CODES)
 

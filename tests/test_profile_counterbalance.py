@@ -49,22 +49,6 @@ def test_only_documented_statuses_are_answered(kind: str) -> None:
     assert status in DOCUMENTED or status >= 500
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("url", "status"),
-    [
-        ("/drf/raise/drf-not-found/", 404),
-        ("/plain/raise/unhandled/", 500),
-        ("/async/raise/in-use/", 409),
-    ],
-)
-def test_through_each_transport(transport: str, url: str, status: int) -> None:
-    response = call(transport, "GET", url)
-    assert response.status_code == status
-    assert_envelope(response)
-    assert response["X-Counterbalance-Compute-Node"] == NODE
-
-
 def test_the_requested_endpoint_does_not_exist_is_a_400() -> None:
     response = call("wsgi", "GET", "/no/such/endpoint/")
     assert response.status_code == 400

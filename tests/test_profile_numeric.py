@@ -78,21 +78,6 @@ def test_every_error_is_a_listed_status_or_5xx(kind: str) -> None:
     assert_error(response)
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("url", "status"),
-    [
-        ("/drf/raise/drf-not-found/", 404),
-        ("/plain/raise/unhandled/", 500),
-        ("/async/raise/in-use/", 400),
-    ],
-)
-def test_through_each_transport(transport: str, url: str, status: int) -> None:
-    response = call(transport, "GET", url)
-    assert response.status_code == status
-    assert_error(response)
-
-
 def test_400_invalid_json() -> None:
     """ "400 Bad Request: Invalid JSON (can't be parsed or has wrong types)"."""
     unparsable = call("wsgi", "POST", "/drf/echo/", data=b"{", content_type="application/json")

@@ -59,21 +59,6 @@ def test_every_error_is_a_problem_with_its_canonical_status(kind: str) -> None:
         assert not response.has_header("X-Counterbalance-Log-Hash")
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("path", "status"),
-    [
-        ("/drf/raise/drf-not-found/", 404),
-        ("/plain/raise/unhandled/", 500),
-        ("/async/raise/in-use/", 409),
-    ],
-)
-def test_through_each_transport(transport: str, path: str, status: int) -> None:
-    response = call(transport, "GET", path)
-    assert response.status_code == status
-    assert_problem(response, path)
-
-
 def test_validation_errors_extension() -> None:
     response = call(
         "wsgi",

@@ -61,22 +61,6 @@ def test_every_error_answers_a_listed_status_without_a_body(kind: str) -> None:
     assert_no_body(response)
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("url", "status"),
-    [
-        ("/drf/raise/drf-not-found/", 404),
-        ("/plain/raise/unhandled/", 500),
-        ("/async/raise/drf-validation/", 422),
-    ],
-)
-def test_through_each_transport(transport: str, url: str, status: int) -> None:
-    # ASGI sends no reason phrase on the wire, but the response object carries it.
-    response = call(transport, "GET", url)
-    assert response.status_code == status
-    assert_no_body(response)
-
-
 def test_unprocessable_entity_for_semantic_errors() -> None:
     response = call(
         "wsgi",

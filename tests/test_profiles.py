@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema
 import pytest
 from django.core.management import call_command
 from django.test import RequestFactory
@@ -20,6 +21,7 @@ from counterbalance_errors.profiles import (
     response_time_ms,
 )
 from tests.profiletools import HASH, call, use_profile
+from tests.support.rendering import render
 from tests.support.settings_variants import without_the_app
 
 SUCCESS_URLS = ["/drf/success/", "/plain/success/", "/async/success/", "/profiles/moved/"]
@@ -63,6 +65,40 @@ def test_unusable_profile_falls_back_and_is_reported(settings: Any, value: str) 
     assert type(get_profile()) is CounterbalanceProfile
     with pytest.raises(Exception, match=r"counterbalance_errors\.E003"):
         call_command("check", fail_level="ERROR")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+@pytest.mark.parametrize(
+    ("kind", "flavour"), [("drf-not-found", "drf"), ("unhandled", "plain"), ("in-use", "async")]
+)
+def test_each_profile_over_each_transport(
+    call: Any, settings: Any, transport: str, name: str, kind: str, flavour: str
+) -> None:
+    """What a profile renders without a request (``tests/support/rendering.py``: the body-shape
+    tests of each ``test_profile_<name>.py``) is what a client gets, from each view flavour over
+    WSGI and ASGI, with the profile's documented per-response headers on top."""
+    use_profile(settings, name, API_VERSION="1.0")
+    profile = BUILTIN[name]()
+    expected = render(kind)
+    response = call(transport, "get", f"/{flavour}/raise/{kind}/")
+
+    assert (response.status_code, response.reason_phrase) == (
+        expected.status_code,
+        expected.reason_phrase,
+    )
+    assert response.get("Content-Type") == expected.get("Content-Type")
+    schema = profile.body_schema()
+    if schema is None:
+        assert response.content == b""
+    else:
+        jsonschema.validate(json.loads(response.content), schema)
+    every_response = {**profile.header_docs(), **profile.error_header_docs()}
+    if profile.hash_header and profile.hash_header not in every_response:
+        assert response.has_header(profile.hash_header) == expected.has_header(profile.hash_header)
+    for header, doc in every_response.items():
+        if doc.get("required"):
+            assert response.has_header(header), header
 
 
 # Every profile on each kind of success over WSGI; the async view over ASGI too.
