@@ -223,15 +223,18 @@ def calls_of(function: str, client: Client, url: str) -> tuple[Any, int]:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "url",
+    ("url", "debug"),
     [
-        "/drf/raise/drf-not-found/",  # the DRF exception handler
-        "/plain/raise/http404/",  # process_exception
-        "/plain/raise/unhandled/",  # handler500
-        "/drf/raise/unhandled/",  # handler500 after DRF re-raised
-        "/no/such/endpoint/",  # the rewrite in finish()
-        "/drf/success/",
+        ("/drf/raise/drf-not-found/", False),  # the DRF exception handler
+        ("/plain/raise/http404/", False),  # process_exception
+        ("/plain/raise/unhandled/", False),  # process_exception, a 5xx
+        ("/drf/raise/unhandled/", False),  # DRF re-raises, process_exception answers
+        ("/drf/raise/unhandled/", True),  # ... after the handler prepared DRF's re-raise
+        ("/no/such/endpoint/", False),  # handler404
+        ("/no/such/endpoint/", True),  # the rewrite of Django's technical 404 in finish()
+        ("/drf/success/", False),
     ],
+    indirect=["debug"],
 )
 def test_cloudapi_headers_and_md5_once_per_response(
     client: Client, settings: Any, debug: bool, url: str
