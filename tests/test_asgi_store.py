@@ -20,7 +20,7 @@ from django.db.models.signals import post_save
 
 from counterbalance_errors.asgi import ErrorEnvelopeASGI
 from counterbalance_errors.models import ErrorLog
-from tests.test_wsgi_asgi import run_asgi, scope_for
+from tests.support.servers import run_asgi, scope_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from counterbalance_errors.profiles import get_profile
-from tests.profiletools import HASH, call, use_profile
 from tests.settings import MIDDLEWARE
+from tests.support.profiletools import HASH, call, use_profile
 
 
 @pytest.fixture(autouse=True)

@@ -349,7 +349,7 @@ HANDLER_PATHS = [
 
 
 @pytest.mark.parametrize(
-    "profile", ["no.such.Profile", "tests.views_django_paths.widget", "", "counterbalance"]
+    "profile", ["no.such.Profile", "tests.support.views_django_paths.widget", "", "counterbalance"]
 )
 def test_j20_a_broken_profile_setting_still_gives_the_envelope(
     call: Any, profile: str, debug: bool, settings: Any
@@ -363,7 +363,7 @@ def test_j20_a_broken_profile_setting_still_gives_the_envelope(
 def test_j20_a_failing_profile_falls_back_to_the_default_envelope(
     call: Any, broken: str, debug: bool, settings: Any
 ) -> None:
-    settings.COUNTERBALANCE_ERRORS = {"PROFILE": f"tests.profiles_broken.Broken_{broken}"}
+    settings.COUNTERBALANCE_ERRORS = {"PROFILE": f"tests.support.profiles_broken.Broken_{broken}"}
     for url, code, status in HANDLER_PATHS:
         response = call("wsgi", "get", url)
         assert_error(response, code, status=status)

@@ -20,9 +20,9 @@ from django.db import connection
 from django.test import Client
 
 from counterbalance_errors.testing import assert_error, error_body
-from tests.drf_compat import DRF_317, DRF_318, LIST_ERROR_SHAPES, list_shape_warning
 from tests.models import Widget
-from tests.views_drf import (
+from tests.support.drf_compat import DRF_317, DRF_318, LIST_ERROR_SHAPES, list_shape_warning
+from tests.support.views_drf import (
     CLASHING_PAYLOAD,
     INVALID_ITEMS,
     INVALID_PAYLOAD,

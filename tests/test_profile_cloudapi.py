@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from counterbalance_errors.profiles.cloudapi import DOCUMENTED_CODES
-from tests.profiletools import HASH, call, content_md5, use_profile, wsgi
+from tests.support.profiletools import HASH, call, content_md5, use_profile, wsgi
 from tests.support.rendering import render
 
 API_VERSION = "9.1.0"

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from counterbalance_errors.profiles import get_profile
-from tests.profiletools import HASH, NODE, call, use_profile
 from tests.support.documents import COUNTERBALANCE_DOCUMENTED as DOCUMENTED
 from tests.support.documents import COUNTERBALANCE_ERROR_TABLE as ERROR_TABLE
 from tests.support.documents import rows
+from tests.support.profiletools import HASH, NODE, call, use_profile
 from tests.support.rendering import render
 from tests.views import RAISES
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from counterbalance_errors.catalog import CATALOG
-from tests.profiletools import HASH, call, use_profile
 from tests.support.kinds import EXPECTED
+from tests.support.profiletools import HASH, call, use_profile
 from tests.support.rendering import render
 
 

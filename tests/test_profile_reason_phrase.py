@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from counterbalance_errors.profiles import ascii_text
-from tests.profiletools import HASH, call, use_profile, wsgi
 from tests.support.documents import rows
+from tests.support.profiletools import HASH, call, use_profile, wsgi
 from tests.support.rendering import render
 from tests.views import RAISES
 

@@ -20,7 +20,7 @@ from counterbalance_errors.profiles import (
     request_id,
     response_time_ms,
 )
-from tests.profiletools import HASH, call, use_profile
+from tests.support.profiletools import HASH, call, use_profile
 from tests.support.rendering import render
 from tests.support.settings_variants import without_the_app
 

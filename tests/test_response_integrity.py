@@ -94,7 +94,7 @@ def test_security_and_cors_headers_survive_on_every_error_path(
     call: Any, method: str, url: str, kwargs: dict[str, Any], debug: bool, settings: Any
 ) -> None:
     # DEBUG: the technical pages (no URL, Host, another middleware) are rewritten in place.
-    with_middleware(settings, "tests.middleware_headers.CorsLikeMiddleware")
+    with_middleware(settings, "tests.support.middleware_headers.CorsLikeMiddleware")
     response = call("wsgi", method, url, **kwargs)
     assert response.status_code >= 400
     assert json.loads(response.content)["error"]["code"]
@@ -253,7 +253,7 @@ def test_client_input_never_reaches_headers_or_reason_phrases(
 def test_a_returned_500_is_not_answered_with_the_earlier_4xx(
     call: Any, settings: Any, url: str
 ) -> None:
-    with_middleware(settings, "tests.middleware_replace.ReplaceWith500Middleware")
+    with_middleware(settings, "tests.support.middleware_replace.ReplaceWith500Middleware")
     response = call("wsgi", "get", url, headers={"X-Replace": "500"})
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "InternalError"

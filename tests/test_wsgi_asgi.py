@@ -28,7 +28,7 @@ from django.test import SimpleTestCase
 from counterbalance_errors.asgi import ErrorEnvelopeASGI
 from counterbalance_errors.testing import HASH_RE
 from counterbalance_errors.wsgi import ErrorEnvelopeWSGI
-from tests.docexamples import Example, examples
+from tests.support.docexamples import Example, examples
 from tests.support.servers import WSGIResult, run_asgi, run_wsgi, scope_for
 
 BAD_RFC2231 = "application/json; charset*=nonexist''abc"

@@ -1,6 +1,6 @@
 """Plain Django views for the J and B rows of error-paths.md, and for header integrity.
 
-Mounted under ``/dj/`` by ``tests/urls_django_paths.py``.
+Mounted under ``/dj/`` by ``tests/support/urls_django_paths.py``.
 """
 
 from __future__ import annotations

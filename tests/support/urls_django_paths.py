@@ -1,10 +1,10 @@
-"""URLs of ``tests/views_django_paths.py``, included under ``/dj/`` by ``tests/urls.py``."""
+"""URLs of ``views_django_paths.py``, included under ``/dj/`` by ``tests/support/urls.py``."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from tests import views_django_paths as views
+from tests.support import views_django_paths as views
 
 urlpatterns = [
     path("widget/<int:pk>/", views.widget),

@@ -1,4 +1,4 @@
-"""Views for the profile tests (mounted under /profiles/ by tests/urls.py)."""
+"""Views for the profile tests (mounted under /profiles/ by tests/support/urls.py)."""
 
 from __future__ import annotations
 
