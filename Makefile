@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= test,openapi,lint,bench
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-postgres test-mariadb test-browser test-django6 test-drf316 lint check bench bench-smoke schemathesis clean
+.PHONY: demo test test-system bench-system test-postgres test-mariadb test-browser test-django6 test-drf316 lint check bench bench-smoke schemathesis clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,19 @@ demo: venv
 # The suite on SQLite, with branch coverage of the package.
 test: venv
 	$(BIN)/python -m pytest -m "not browser" --cov --cov-report=term $(PYTEST_ARGS)
+
+# Real processes (docs/logged-errors.md, "Scale-out and outages"): three gunicorn nodes on one
+# PostgreSQL and Redis (db 8), a PostgreSQL cluster of their own frozen and stopped, SIGTERM
+# under load. Needs PostgreSQL's binaries, 127.0.0.1:5432 and Redis; about 2 minutes.
+test-system:
+	$(MAKE) venv EXTRAS=test,openapi,lint,postgres
+	$(BIN)/python -m pytest tests/system -m system -p no:randomly -q $(PYTEST_ARGS)
+
+# Logged-error throughput per gunicorn worker, a 500 errors/s storm, a frozen database
+# (benchmarks/system.py; BENCH_ARGS="--help").
+bench-system:
+	$(MAKE) venv EXTRAS=test,openapi,lint,postgres
+	$(BIN)/python -m benchmarks.system $(BENCH_ARGS)
 
 test-postgres:
 	$(MAKE) venv EXTRAS=test,openapi,lint,postgres

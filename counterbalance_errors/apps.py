@@ -11,8 +11,10 @@ class CounterbalanceErrorsConfig(AppConfig):
 
     def ready(self) -> None:
         from counterbalance_errors import checks  # noqa: F401  (registers the checks)
+        from counterbalance_errors.logs import install_logging_filter
         from counterbalance_errors.middleware import connect_signals
-        from counterbalance_errors.recording import install_logging_filter
+        from counterbalance_errors.observability import install_sentry_processor
 
         connect_signals()
         install_logging_filter()
+        install_sentry_processor()

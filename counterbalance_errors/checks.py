@@ -27,6 +27,15 @@ URL_HANDLERS = {
     "handler404": "counterbalance_errors.views.page_not_found",
     "handler500": "counterbalance_errors.views.server_error",
 }
+#: Middleware that never answer with an error response of their own: above ours they lose no
+#: envelope (``MIDDLEWARE_ABOVE`` adds to it). OpenTelemetry's instrumentation inserts its own
+#: first; django-cors-headers asks for CorsMiddleware "as high as possible".
+TRANSPARENT_MIDDLEWARE = (
+    "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware",
+    "opentelemetry.instrumentation.django.middleware.sqlcommenter_middleware.SqlCommenter",
+    "corsheaders.middleware.CorsMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+)
 UNSHARED_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
@@ -49,6 +58,18 @@ def _is(value: Any, dotted: str) -> bool:
     if resolved is target:
         return True
     return isinstance(resolved, type) and isinstance(target, type) and issubclass(resolved, target)
+
+
+def _is_transparent(path: Any) -> bool:
+    for dotted in (*TRANSPARENT_MIDDLEWARE, *conf.get("MIDDLEWARE_ABOVE")):
+        if path == dotted:
+            return True
+        try:
+            if _is(path, dotted):
+                return True
+        except ImportError:  # not installed: only the exact path can match it
+            continue
+    return False
 
 
 @register()
@@ -120,11 +141,16 @@ def check_middleware(**kwargs: Any) -> list[CheckMessage]:
                 id="counterbalance_errors.W001",
             )
         ]
-    if positions[0] != 0:
+    above = [path for path in middleware[: positions[0]] if not _is_transparent(path)]
+    if above:
         return [
             Warning(
-                f"{MIDDLEWARE} is not first in MIDDLEWARE.",
-                hint="Move it first, so that it sees the responses of every other middleware.",
+                f"{MIDDLEWARE} is not first in MIDDLEWARE: "
+                + ", ".join(map(str, above))
+                + " above it can answer errors it never sees.",
+                hint="Move it first, so that it sees the responses of every other middleware "
+                "(middleware that never answer errors may stay above it: docs/checks.md, "
+                'COUNTERBALANCE_ERRORS["MIDDLEWARE_ABOVE"]).',
                 id="counterbalance_errors.W002",
             )
         ]
@@ -283,3 +309,32 @@ def check_isolated_database(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+@register(Tags.security)
+def check_cors_expose_headers(**kwargs: Any) -> list[CheckMessage]:
+    """With django-cors-headers, browser code can read only the headers it exposes."""
+    from django.apps import apps
+
+    from counterbalance_errors.profiles import get_profile
+
+    if not apps.is_installed("corsheaders"):
+        return []
+    profile = get_profile()
+    needed = [profile.hash_header, "Retry-After", *profile.browser_headers]
+    exposed = {str(name).lower() for name in getattr(settings, "CORS_EXPOSE_HEADERS", ())}
+    if "*" in exposed and not getattr(settings, "CORS_ALLOW_CREDENTIALS", False):
+        return []  # the wildcard exposes every header to requests without credentials
+    missing = [name for name in needed if name and name.lower() not in exposed]
+    if not missing:
+        return []
+    listed = ", ".join(f'"{name}"' for name in missing)
+    return [
+        Warning(
+            f"CORS_EXPOSE_HEADERS lacks {listed}: browser code cannot read "
+            + ("them" if len(missing) > 1 else "it")
+            + " on cross-origin error responses.",
+            hint=f"Add {listed} to CORS_EXPOSE_HEADERS (docs/integrations.md).",
+            id="counterbalance_errors.W013",
+        )
+    ]

@@ -1,6 +1,6 @@
 """Secret removal: what may be stored of a request, an exception message, a data structure.
 
-Pure logic: nothing here reads settings, a request or the database; :mod:`recording` passes
+Pure logic: nothing here reads settings, a request or the database; :mod:`capture` passes
 in what it needs. Keys are normalised first (lower case, ``-`` → ``_``, no ``HTTP_`` prefix),
 then matched by substring against the terms below, so ``X-Auth-Token``, ``HTTP_X_API_KEY``,
 ``user_password`` and ``nested.password`` are all caught. A sensitive key hides its whole

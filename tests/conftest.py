@@ -11,6 +11,16 @@ from tests.support import client as request_helper
 from tests.support.client import TRANSPORTS
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The ``system`` tests (tests/system/) start real servers: only with ``-m system``."""
+    if "system" in (config.option.markexpr or ""):
+        return
+    selected = [item for item in items if item.get_closest_marker("system") is None]
+    if len(selected) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in selected])
+        items[:] = selected
+
+
 @pytest.fixture
 def client() -> Client:
     """A test client that returns 5xx responses instead of re-raising (Django trap 14)."""

@@ -136,6 +136,61 @@ def test_w002_middleware_not_first(settings: Any) -> None:
     assert PREFIX + "W001" not in [m.id for m in ours()]
 
 
+OTEL_MIDDLEWARE = (
+    "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
+)
+
+
+def test_w002_names_what_sits_above(settings: Any) -> None:
+    settings.MIDDLEWARE = ["django.middleware.common.CommonMiddleware", *settings.MIDDLEWARE]
+
+    assert "CommonMiddleware above it" in only("W002").msg
+
+
+@pytest.mark.parametrize(
+    "above",
+    [
+        [OTEL_MIDDLEWARE],
+        ["corsheaders.middleware.CorsMiddleware"],
+        [OTEL_MIDDLEWARE, "corsheaders.middleware.CorsMiddleware"],
+    ],
+    ids=["opentelemetry", "cors", "both"],
+)
+def test_w002_lets_middleware_that_answer_no_errors_sit_above(
+    settings: Any, above: list[str]
+) -> None:
+    settings.MIDDLEWARE = [*above, *settings.MIDDLEWARE]
+
+    assert PREFIX + "W002" not in [m.id for m in ours()]
+
+
+def test_w002_middleware_above_extends_the_list(settings: Any) -> None:
+    settings.MIDDLEWARE = [f"{__name__}.HarmlessMiddleware", *settings.MIDDLEWARE]
+    assert PREFIX + "W002" in [m.id for m in ours()]
+
+    settings.COUNTERBALANCE_ERRORS = {"MIDDLEWARE_ABOVE": [f"{__name__}.HarmlessMiddleware"]}
+
+    assert PREFIX + "W002" not in [m.id for m in ours()]
+
+
+def test_w002_opentelemetry_instrumentation_passes_check(settings: Any) -> None:
+    """DjangoInstrumentor inserts its middleware first: the project's check stays clean."""
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+
+    instrumentor = DjangoInstrumentor()
+    instrumentor.instrument()
+    try:
+        assert settings.MIDDLEWARE[0] == OTEL_MIDDLEWARE
+        assert PREFIX + "W002" not in [m.id for m in ours()]
+    finally:
+        instrumentor.uninstrument()
+
+
+class HarmlessMiddleware:
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+
 def test_w001_w002_accept_a_subclass(settings: Any) -> None:
     settings.MIDDLEWARE = [f"{__name__}.ProjectMiddleware", *settings.MIDDLEWARE[1:]]
 
@@ -359,3 +414,54 @@ def test_w010_w011_silent_for_a_second_connection_to_the_same_server_database(
     settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": "second"}
 
     assert not [m for m in ours() if m.id in (PREFIX + "W010", PREFIX + "W011")]
+
+
+# --- W013: django-cors-headers ----------------------------------------------------------------
+
+
+@pytest.fixture
+def cors(settings: Any) -> Any:
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "corsheaders"]
+    return settings
+
+
+def test_w013_cors_without_exposed_hash_header(cors: Any) -> None:
+    message = only("W013")
+
+    assert '"X-Counterbalance-Log-Hash", "Retry-After"' in message.msg
+    assert message.hint is not None
+    assert "CORS_EXPOSE_HEADERS" in message.hint
+
+
+@pytest.mark.parametrize(
+    ("profile", "needed"),
+    [
+        ("counterbalance", ["X-Counterbalance-Log-Hash", "Retry-After"]),
+        ("green_stack", ["X-Green-Stack-Error-Trace", "Retry-After"]),
+        ("cloudapi", ["Request-Id", "Retry-After"]),
+        ("reason_phrase", ["X-Counterbalance-Log-Hash", "Retry-After", "EB-REASON-PHRASE"]),
+    ],
+)
+def test_w013_exposing_the_profile_headers_silences_it(
+    cors: Any, profile: str, needed: list[str]
+) -> None:
+    cors.COUNTERBALANCE_ERRORS = {"PROFILE": profile}
+    cors.CORS_EXPOSE_HEADERS = needed[:-1]
+    assert f'"{needed[-1]}"' in only("W013").msg
+
+    cors.CORS_EXPOSE_HEADERS = [name.lower() for name in needed]
+
+    assert PREFIX + "W013" not in [m.id for m in ours()]
+
+
+def test_w013_a_wildcard_exposes_all_unless_credentials(cors: Any) -> None:
+    cors.CORS_EXPOSE_HEADERS = ["*"]
+    assert PREFIX + "W013" not in [m.id for m in ours()]
+
+    cors.CORS_ALLOW_CREDENTIALS = True  # then "*" is a literal header name (Fetch standard)
+
+    assert PREFIX + "W013" in [m.id for m in ours()]
+
+
+def test_w013_silent_without_django_cors_headers() -> None:
+    assert PREFIX + "W013" not in [m.id for m in ours()]

@@ -14,7 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from counterbalance_errors import recording
+from counterbalance_errors import retention
 from counterbalance_errors.models import ErrorGroup, ErrorLog
 from tests.support.errorlog_helpers import entry, hash_of
 
@@ -136,16 +136,19 @@ def test_purge_deletes_check_their_conditions_again(client: Client) -> None:
     make_entries(client, "/plain/raise/unhandled/", 3, days_old=40)
     make_entries(client, "/plain/raise/not-implemented/", 2, days_old=40)
     with CaptureQueriesContext(connection) as queries:
-        purged = recording.purge(timezone.now() - timedelta(days=30), commit=True, batch_size=2)
+        purged = retention.purge(timezone.now() - timedelta(days=30), commit=True, batch_size=2)
     assert (purged.entries, purged.groups) == (5, 2)
     deletes = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("DELETE")]
     entry_deletes = [sql for sql in deletes if "errorlog" in sql.split("WHERE")[0]]
-    group_deletes = [sql for sql in deletes if "errorgroup" in sql.split("WHERE")[0]]
+    tables = [sql.split("WHERE")[0] for sql in deletes]
+    group_deletes = [sql for sql, t in zip(deletes, tables, strict=True) if "errorgroup" in t]
     assert len(entry_deletes) == 3
-    assert len(group_deletes) == 1
-    assert len(deletes) == 4  # no cascade DELETE of entries by group
+    # The group's hour buckets and users, then the group, in one transaction.
+    assert ["hour" in t for t in tables[3:]] == [True, False, False]
+    assert ["errorgroupuser" in t for t in tables[3:]] == [False, True, False]
+    assert len(deletes) == 6  # no cascade DELETE of entries by group
     assert all('"created" <' in sql or "`created` <" in sql for sql in entry_deletes)
-    [group_delete] = group_deletes
+    group_delete = group_deletes[-1]
     assert "last_seen" in group_delete
     assert "EXISTS" in group_delete.upper()
 
@@ -200,10 +203,10 @@ def test_errorlog_entry_without_traceback_and_with_a_body_note(client: Client) -
 
 
 def test_purge_function_without_progress(client: Client) -> None:
-    from counterbalance_errors import recording
+    from counterbalance_errors import retention
 
     make_entries(client, "/plain/raise/unhandled/", 3, days_old=40)
-    purged = recording.purge(timezone.now() - timedelta(days=30), batch_size=2, commit=True)
-    assert purged == recording.Purged(entries=3, groups=1, batches=2)
+    purged = retention.purge(timezone.now() - timedelta(days=30), batch_size=2, commit=True)
+    assert purged == retention.Purged(entries=3, groups=1, batches=2)
     assert not ErrorLog.objects.exists()
     assert not ErrorGroup.objects.exists()

@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 
 from counterbalance_errors import conf
+from counterbalance_errors.capture import Record
 from counterbalance_errors.models import ErrorLog
-from counterbalance_errors.recording import Record
 from counterbalance_errors.scrubbing import DEFAULT_TERMS, FILTERED
 from tests.support.docexamples import DOCS, Example, check, examples
 

@@ -17,7 +17,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import AsyncClient, Client
 from django.utils import timezone
 
-from counterbalance_errors import catalog, recording, responses
+from counterbalance_errors import capture, catalog, context, fingerprints, logs, recorder, responses
 from counterbalance_errors.models import ErrorGroup, ErrorLog
 from counterbalance_errors.testing import assert_error
 from tests.support.errorlog_helpers import dump, entry, fallback_lines, hash_of
@@ -45,24 +45,24 @@ def raise_elsewhere(exc: BaseException) -> BaseException:
 def test_fingerprint_ignores_message_and_line_numbers() -> None:
     one = raise_here(KeyError("order 1"))
     two = raise_here(KeyError("order 2"))
-    assert recording.fingerprint(one, 500, "InternalError") == recording.fingerprint(
+    assert fingerprints.fingerprint(one, 500, "InternalError") == fingerprints.fingerprint(
         two, 500, "InternalError"
     )
 
 
 def test_fingerprint_differs_by_class_and_frames() -> None:
-    key_error = recording.fingerprint(raise_here(KeyError()), 500, "InternalError")
-    value_error = recording.fingerprint(raise_here(ValueError()), 500, "InternalError")
-    elsewhere = recording.fingerprint(raise_elsewhere(KeyError()), 500, "InternalError")
+    key_error = fingerprints.fingerprint(raise_here(KeyError()), 500, "InternalError")
+    value_error = fingerprints.fingerprint(raise_here(ValueError()), 500, "InternalError")
+    elsewhere = fingerprints.fingerprint(raise_elsewhere(KeyError()), 500, "InternalError")
     assert len({key_error, value_error, elsewhere}) == 3
     assert len(key_error) == 64
 
 
 def test_fingerprint_without_traceback_is_status_and_code() -> None:
-    assert recording.fingerprint(None, 409, "Conflict") == recording.fingerprint(
+    assert fingerprints.fingerprint(None, 409, "Conflict") == fingerprints.fingerprint(
         KeyError("never raised"), 409, "Conflict"
     )
-    assert recording.fingerprint(None, 409, "Conflict") != recording.fingerprint(
+    assert fingerprints.fingerprint(None, 409, "Conflict") != fingerprints.fingerprint(
         None, 409, "InUseError"
     )
 
@@ -73,8 +73,10 @@ def test_library_frames_are_not_in_app() -> None:
         json.loads("{")
     except ValueError as caught:
         library = caught
-    assert [recording.frame_name(f) for f, _ in _frames(exc)] == ["tests.test_recording:raise_here"]
-    names = [recording.frame_name(f) for f, _ in _frames(library) if recording.is_in_app(f)]
+    assert [fingerprints.frame_name(f) for f, _ in _frames(exc)] == [
+        "tests.test_recording:raise_here"
+    ]
+    names = [fingerprints.frame_name(f) for f, _ in _frames(library) if fingerprints.is_in_app(f)]
     assert names == ["tests.test_recording:test_library_frames_are_not_in_app"]
     assert len(_frames(library)) > 1
 
@@ -102,9 +104,9 @@ def test_a_5xx_row_has_every_field(client: Client, settings: Any) -> None:
     assert row.message == "An internal error occurred."
     assert row.exception_class == "KeyError"
     assert row.exception_message == "'secret-key-text'"
-    assert row.traceback == ""  # the first of its group: stored once, on the group
-    assert "tests/views.py" in row.group.traceback
-    assert row.group.traceback.rstrip().endswith("KeyError: 'secret-key-text'")
+    assert "tests/views.py" in row.traceback
+    assert row.traceback.rstrip().endswith("KeyError: 'secret-key-text'")
+    assert row.group.traceback == row.traceback  # the group's latest full entry's
     assert row.method == "GET"
     assert row.path == "/plain/raise/unhandled/"
     assert row.query == {"page": "2", "tag": ["a", "b"]}
@@ -188,7 +190,7 @@ def test_errors_without_traceback_group_by_status_and_code(client: Client) -> No
     assert one.exception_class == ""
     assert one.code == "Conflict"
     assert one.group_id == two.group_id
-    assert one.fingerprint == recording.fingerprint(None, 409, "Conflict")
+    assert one.fingerprint == fingerprints.fingerprint(None, 409, "Conflict")
 
 
 def test_async_view_is_stored() -> None:
@@ -199,7 +201,7 @@ def test_async_view_is_stored() -> None:
 
 
 def test_frame_locals_are_off_by_default(client: Client) -> None:
-    assert entry(client.get("/errorlog/locals-fail/")).frame_locals == []
+    assert entry(client.get("/errorlog/locals-fail/")).frame_locals is None
 
 
 def test_frame_locals_when_enabled(client: Client, settings: Any) -> None:
@@ -215,13 +217,14 @@ def test_frame_locals_when_enabled(client: Client, settings: Any) -> None:
 # --- flood control -------------------------------------------------------------------------
 
 
-def test_a_traceback_equal_to_the_groups_is_stored_once(
+def test_full_entries_keep_their_traceback_and_the_group_row_none(
     client: Client, admin_client: Client
 ) -> None:
     first, second = (entry(client.get("/plain/raise/unhandled/")) for _ in range(2))
     assert first.group_id == second.group_id
-    assert "KeyError: 'secret-key-text'" in first.group.traceback
-    assert first.traceback == second.traceback == ""  # the group's, not stored again
+    assert "KeyError: 'secret-key-text'" in first.traceback
+    assert first.traceback == second.traceback == second.group.traceback
+    assert "traceback" not in {f.name for f in ErrorGroup._meta.concrete_fields}
     for row in (first, second):
         html = admin_client.get(f"/admin/counterbalance_errors/errorlog/{row.pk}/change/").content
         assert "KeyError: &#x27;secret-key-text&#x27;" in html.decode()
@@ -238,9 +241,9 @@ def test_a_different_traceback_of_the_same_group_is_stored(client: Client) -> No
     first = entry(client.get("/errorlog/message-fail/", {"message": "first text"}))
     second = entry(client.get("/errorlog/message-fail/", {"message": "second text"}))
     assert first.group_id == second.group_id
-    assert first.traceback == ""
-    assert first.group.traceback.rstrip().endswith("ValueError: first text")
+    assert first.traceback.rstrip().endswith("ValueError: first text")
     assert second.traceback.rstrip().endswith("ValueError: second text")
+    assert first.group.traceback == second.traceback  # the latest full entry's
 
 
 def test_past_the_flood_limit_occurrences_are_counted_and_kept_compact(
@@ -252,9 +255,8 @@ def test_past_the_flood_limit_occurrences_are_counted_and_kept_compact(
     assert set(rows) == set(hashes)
     assert [rows[h].compact for h in hashes] == [False, False, True, True, True]
     compact = rows[hashes[-1]]
-    assert compact.traceback == ""
-    assert compact.query == {}
-    assert compact.headers == {}
+    assert compact.traceback == compact.message == compact.exception_class == ""
+    assert compact.query is compact.headers is compact.details is compact.body is None
     assert compact.group.occurrence_count == 5
     assert compact.group.traceback  # the hash still leads to the group's traceback
     assert compact.path == "/plain/raise/unhandled/"
@@ -283,10 +285,10 @@ def test_flood_limit_none_keeps_everything(client: Client, settings: Any) -> Non
 def test_a_failure_while_storing_falls_back_to_one_log_line(
     client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(record: recording.Record, alias: str) -> None:
+    def broken(records: list[capture.Record], alias: str, before_commit: Any = None) -> None:
         raise RuntimeError("storage bug password=hunter2")
 
-    monkeypatch.setattr(recording, "_insert", broken)
+    monkeypatch.setattr(recorder, "write_batch", broken)
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
         response = client.get("/plain/raise/unhandled/")
     assert_error(response, "InternalError", status=500, logged=True)
@@ -303,19 +305,18 @@ def test_a_failure_while_storing_falls_back_to_one_log_line(
 
 
 def test_reentrant_store_only_logs(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
-    inner_outcomes: list[str] = []
-    original = recording._insert
-    inner = responses.attach(None, catalog.make("InternalError"))
+    original = recorder.write_batch
+    inner = context.attach(None, catalog.make("InternalError"))
 
-    def storing_again(record: recording.Record, alias: str) -> None:
-        inner_outcomes.append(recording.store(inner))
-        original(record, alias)
+    def storing_again(records: list[capture.Record], alias: str, before_commit: Any = None) -> None:
+        recorder.submit(capture.snapshot(None, inner))
+        original(records, alias, before_commit)
 
-    monkeypatch.setattr(recording, "_insert", storing_again)
-    outer = responses.attach(None, catalog.from_exception(raise_here(KeyError())))
+    monkeypatch.setattr(recorder, "write_batch", storing_again)
+    outer = context.attach(None, catalog.from_exception(raise_here(KeyError())))
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
-        recording.store(outer)
-    assert inner_outcomes == [recording.NOT_STORED]
+        recorder.submit(capture.snapshot(None, outer))
+    assert not ErrorLog.objects.filter(logging_hash=inner.logging_hash).exists()
     lines = fallback_lines(caplog)
     assert [line["logging_hash"] for line in lines if "while storing" in line["reason"]] == [
         inner.logging_hash
@@ -336,7 +337,7 @@ def test_store_without_a_request(caplog: pytest.LogCaptureFixture) -> None:
     row = entry(response)
     assert row.method == ""
     assert row.path == ""
-    assert row.query == {}
+    assert row.query is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -436,14 +437,11 @@ def test_hash_is_on_4xx_django_request_records(client: Client, caplog: Any) -> N
     assert [r.logging_hash for r in records] == [hash_of(response)]
 
 
-def test_logging_filter_is_installed_once_and_usable_in_handlers() -> None:
-    recording.install_logging_filter()
+def test_logging_filter_is_installed_once() -> None:
+    logs.install_logging_filter()
     request_logger = logging.getLogger("django.request")
-    installed = [f for f in request_logger.filters if isinstance(f, recording.LoggingHashFilter)]
+    installed = [f for f in request_logger.filters if isinstance(f, logs.RequestContextFilter)]
     assert len(installed) == 1
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
-    assert recording.LoggingHashFilter().filter(record) is True
-    assert record.logging_hash is None  # type: ignore[attr-defined]
 
 
 def test_isolated_database_is_refused_on_sqlite(settings: Any) -> None:
@@ -454,11 +452,11 @@ def test_isolated_database_is_refused_on_sqlite(settings: Any) -> None:
     }
     try:
         settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": "sqlite_twin"}
-        assert recording.isolated_alias(DEFAULT_DB_ALIAS) is None
+        assert recorder.isolated_alias(DEFAULT_DB_ALIAS) is None
         settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": "no-such-alias"}
-        assert recording.isolated_alias(DEFAULT_DB_ALIAS) is None
+        assert recorder.isolated_alias(DEFAULT_DB_ALIAS) is None
         settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": DEFAULT_DB_ALIAS}
-        assert recording.isolated_alias(DEFAULT_DB_ALIAS) is None
+        assert recorder.isolated_alias(DEFAULT_DB_ALIAS) is None
     finally:
         connections["sqlite_twin"].close()
         del connections["sqlite_twin"]

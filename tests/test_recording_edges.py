@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client, RequestFactory
 
-from counterbalance_errors import catalog, recording, responses
+from counterbalance_errors import capture, catalog, context, fingerprints, logs, recorder
 from counterbalance_errors.models import ErrorLog
 from counterbalance_errors.scrubbing import FILTERED, MAX_DEPTH, MAX_ITEMS, TRUNCATED, Scrubber
 from tests.support.drf_compat import DRF_317
@@ -36,8 +36,8 @@ def caught(function: Any) -> BaseException:
 def test_frames_of_this_app_are_not_in_app() -> None:
     exc = caught(lambda: catalog.make("NoSuchCode"))
     frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
-    assert "counterbalance_errors.catalog:make" in map(recording.frame_name, frames)
-    in_app = [recording.frame_name(f) for f in frames if recording.is_in_app(f)]
+    assert "counterbalance_errors.catalog:make" in map(fingerprints.frame_name, frames)
+    in_app = [fingerprints.frame_name(f) for f in frames if fingerprints.is_in_app(f)]
     assert in_app == [
         "tests.test_recording_edges:caught",
         "tests.test_recording_edges:test_frames_of_this_app_are_not_in_app.<locals>.<lambda>",
@@ -55,7 +55,7 @@ def test_notes_and_chained_messages_are_scrubbed() -> None:
             error.add_note(f"note api_key={note}")
             raise error from cause
 
-    text = recording.format_traceback(caught(fail), Scrubber())
+    text = capture.format_traceback(caught(fail), Scrubber())
     for secret in ("inner-secret", "outer-secret", "note-secret"):
         assert secret not in text
     assert "The above exception was the direct cause" in text
@@ -71,9 +71,9 @@ def test_a_huge_traceback_keeps_its_end() -> None:
         except ValueError as inner:
             raise ValueError(f"level {depth} " + "y" * 1500) from inner
 
-    text = recording.format_traceback(caught(lambda: fail(60)), Scrubber())
+    text = capture.format_traceback(caught(lambda: fail(60)), Scrubber())
     assert text.startswith(TRUNCATED)
-    assert len(text) <= recording.MAX_TRACEBACK + len(TRUNCATED)
+    assert len(text) <= capture.MAX_TRACEBACK + len(TRUNCATED)
     assert text.rstrip().endswith("y" * 100)
 
 
@@ -93,12 +93,12 @@ def test_locals_are_capped_and_unrepresentable_values_survive() -> None:
         x0 = x1 = x2 = x3 = x4 = x5 = x6 = x7 = x8 = x9 = 0  # noqa: F841
         raise RuntimeError(hostile, pose)
 
-    frames = recording.frame_locals(caught(fail), None, Scrubber())
+    frames = capture.frame_locals(caught(fail), None, Scrubber())
     variables = frames[-1]["vars"]
     assert variables["hostile"].startswith("<Hostile instance at")
     assert variables["pose"] == "<unrepresentable>"
     assert variables[TRUNCATED] == "more variables"
-    assert len(variables) == recording.MAX_LOCALS_PER_FRAME + 1
+    assert len(variables) == capture.MAX_LOCALS_PER_FRAME + 1
 
 
 # --- bodies --------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ def test_a_body_read_as_a_stream(client: Client) -> None:
 def test_an_empty_json_body() -> None:
     request = RequestFactory().post("/x/", b"{}", content_type="application/json")
     request._body = b""  # type: ignore[attr-defined]
-    assert recording.request_body(request, Scrubber(), 100) is None
+    assert capture.request_body(request, Scrubber(), 100) is None
 
 
 def test_a_body_that_grows_past_the_limit_when_scrubbed(client: Client, settings: Any) -> None:
@@ -141,15 +141,15 @@ def test_a_body_longer_than_its_content_length() -> None:
     request = RequestFactory().post("/x/", b"{}", content_type="application/json")
     request.META["CONTENT_LENGTH"] = "2"
     request._body = b'{"a": "' + b"z" * 50 + b'"}'  # type: ignore[attr-defined]
-    assert recording.request_body(request, Scrubber(), 20) == (
+    assert capture.request_body(request, Scrubber(), 20) == (
         "[not stored: 59 bytes, over the 20-byte limit]"
     )
 
 
 def test_a_request_without_user_or_session() -> None:
     request = RequestFactory().get("/x/?page=1")
-    state = responses.attach(request, catalog.make("InternalError"))
-    record = recording.build(state, request)
+    ctx = context.attach(request, catalog.make("InternalError"))
+    record = capture.snapshot(request, ctx).build()
     assert record.user_id == ""
     assert record.query == {"page": "1"}
 
@@ -170,28 +170,22 @@ def test_an_all_async_middleware_chain_stores_from_the_event_loop(settings: Any)
 def test_the_group_vanishing_between_statements_falls_back(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(recording, "_create_group", lambda record, alias: None)
-    state = responses.attach(None, catalog.make("InternalError"))
+    # Each lookup misses the group: a purge deletes it right after it is created.
+    monkeypatch.setattr(recorder, "_group_ids", lambda alias, fingerprints: {})
+    ctx = context.attach(None, catalog.make("InternalError"))
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
-        assert recording.store(state) == recording.NOT_STORED
+        recorder.submit(capture.snapshot(None, ctx))
+    assert not ErrorLog.objects.exists()
     [line] = fallback_lines(caplog)
     assert line["reason"] == "RuntimeError: the error group disappeared while storing"
 
 
 def test_fallback_without_a_record(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
-        recording.fallback(None, "nothing to say")
+        logs.fallback(None, "nothing to say")
     assert fallback_lines(caplog) == [
-        {"event": "counterbalance_errors.error", "reason": "nothing to say"}
+        {"message": "Logged error - (- -) not stored: nothing to say", "reason": "nothing to say"}
     ]
-
-
-def test_the_logging_filter_keeps_a_hash_already_there() -> None:
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
-    record.logging_hash = "given"
-    record.request = RequestFactory().get("/")
-    recording.LoggingHashFilter().filter(record)
-    assert record.logging_hash == "given"
 
 
 # --- scrubbing limits ----------------------------------------------------------------------

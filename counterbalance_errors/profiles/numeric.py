@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from django.http import HttpRequest
-
 from counterbalance_errors.catalog import ApiError
-from counterbalance_errors.profiles.base import Profile, message_with_details
+from counterbalance_errors.profiles.base import Profile, RenderContext, message_with_details
 
 
 class NumericProfile(Profile):
@@ -30,13 +29,19 @@ class NumericProfile(Profile):
     schema_name = "NumericError"
 
     def body(
-        self,
-        error: ApiError,
-        status: int,
-        logging_hash: str | None,
-        request: HttpRequest | None = None,
+        self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext
     ) -> Any:
         return {"code": status, "message": message_with_details(error)}
+
+    def shown_code(self, code: str) -> str | None:
+        return None  # the body's code is the status
+
+    def error_fields(
+        self, body: Any, headers: Mapping[str, str]
+    ) -> tuple[str | None, str, list[Any]]:
+        if not isinstance(body["code"], int):
+            raise TypeError("code is not a status")
+        return None, str(body["message"]), []
 
     def body_schema(self) -> dict[str, Any] | None:
         return {

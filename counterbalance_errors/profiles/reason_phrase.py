@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
-
-from django.http import HttpRequest
 
 from counterbalance_errors.catalog import ApiError
 from counterbalance_errors.profiles.base import (
     Profile,
+    RenderContext,
     ascii_text,
     message_with_details,
     string_header,
@@ -35,16 +35,13 @@ class ReasonPhraseProfile(Profile):
     documented_statuses = frozenset({400, 401, 403, 404, 422})
     code_statuses = {"InvalidArgument": 422, "MissingParameter": 422}
     schema_name = "ReasonPhraseError"
+    browser_headers = (PHRASE_HEADER,)
 
     def reason(self, error: ApiError, status: int) -> str | None:
         return ascii_text(message_with_details(error), REASON_LIMIT) or None
 
     def body(
-        self,
-        error: ApiError,
-        status: int,
-        logging_hash: str | None,
-        request: HttpRequest | None = None,
+        self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext
     ) -> Any:
         return None
 
@@ -54,6 +51,16 @@ class ReasonPhraseProfile(Profile):
         headers = super().error_headers(error, status, logging_hash)
         headers[PHRASE_HEADER] = ascii_text(message_with_details(error), PHRASE_HEADER_LIMIT)
         return headers
+
+    def shown_code(self, code: str) -> str | None:
+        return None  # no body
+
+    def error_fields(
+        self, body: Any, headers: Mapping[str, str]
+    ) -> tuple[str | None, str, list[Any]]:
+        if body is not None:
+            raise ValueError("an error has no body")
+        return None, headers[PHRASE_HEADER], []
 
     def body_schema(self) -> dict[str, Any] | None:
         return None

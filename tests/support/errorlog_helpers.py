@@ -13,6 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.forms.models import model_to_dict
 from django.http import HttpResponseBase
 
+from counterbalance_errors.logs import RECORD_KEY
 from counterbalance_errors.models import ErrorLog
 from counterbalance_errors.testing import logging_hash
 
@@ -48,15 +49,13 @@ def dump(row: ErrorLog) -> str:
 
 
 def fallback_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    """The JSON lines the recorder sent to the ``counterbalance_errors`` logger."""
-    lines = []
-    for record in caplog.records:
-        if record.name != "counterbalance_errors":
-            continue
-        message = record.getMessage()
-        if message.startswith("{"):
-            lines.append(json.loads(message))
-    return lines
+    """The fallback lines sent to the ``counterbalance_errors`` logger: each one's reason and
+    record (the ``extra`` a JSON formatter writes), with its readable message."""
+    return [
+        {"message": record.getMessage(), "reason": record.reason, **getattr(record, RECORD_KEY)}
+        for record in caplog.records
+        if record.name == "counterbalance_errors" and hasattr(record, RECORD_KEY)
+    ]
 
 
 @contextlib.contextmanager

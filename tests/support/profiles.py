@@ -13,10 +13,10 @@ class TeapotProfile(Profile):
     name = "teapot"
     hash_header = "X-Teapot-Hash"
 
-    def body(self, error: Any, status: int, logging_hash: Any, request: Any = None) -> Any:
+    def body(self, error: Any, status: int, logging_hash: Any, ctx: Any) -> Any:
         return {"oops": error.code, "hash": logging_hash}
 
-    def response_headers(self, request: Any, response: Any) -> dict[str, str]:
+    def response_headers(self, ctx: Any, response: Any) -> dict[str, str]:
         return {"X-Teapot": "short and stout"}
 
 

@@ -10,7 +10,7 @@ from django.http import HttpResponse
 
 from counterbalance_errors import conf
 from counterbalance_errors.catalog import from_exception
-from counterbalance_errors.profiles import get_profile
+from counterbalance_errors.profiles import RenderContext, get_profile
 from tests.views import RAISES
 
 HASH = "0123456789abcdef0123456789abcdef01234567"
@@ -25,7 +25,7 @@ def render(kind: str) -> HttpResponse:
     """
     error = from_exception(RAISES[kind]())
     logging_hash = HASH if error.status in conf.logged_statuses() else None
-    rendered = get_profile().render(error, logging_hash)
+    rendered = get_profile().render(error, RenderContext(logging_hash=logging_hash))
     response = HttpResponse(rendered.content, status=rendered.status)
     if rendered.content_type is None:
         del response["Content-Type"]

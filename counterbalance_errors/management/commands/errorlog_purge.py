@@ -1,6 +1,6 @@
 """``manage.py errorlog_purge --older-than 30d``: retention for logged errors.
 
-A dry run unless ``--commit``. The deleting is :func:`counterbalance_errors.recording.purge`:
+A dry run unless ``--commit``. The deleting is :func:`counterbalance_errors.retention.purge`:
 primary-key batches, each its own short statement, so it never holds long locks; error groups
 left without entries and not seen since the cutoff go too. Never run on the request path:
 schedule it (cron, celery beat).
@@ -16,7 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from counterbalance_errors import conf, recording
+from counterbalance_errors import conf, retention
 
 _AGE = re.compile(r"(\d+)\s*([smhdw]?)")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "days"}
@@ -88,7 +88,7 @@ class Command(BaseCommand):
             if options["verbosity"] >= 2:
                 self.stdout.write(f"  deleted {count} in {batches} batch(es)")
 
-        result = recording.purge(
+        result = retention.purge(
             cutoff,
             keep=keep,
             batch_size=batch_size,
