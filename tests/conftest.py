@@ -7,6 +7,8 @@ from django.core.signals import got_request_exception
 from django.test import Client
 
 from counterbalance_errors.profiles import clear_cache
+from tests.support import client as request_helper
+from tests.support.client import TRANSPORTS
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -25,6 +27,21 @@ def client() -> Client:
     return Client(raise_request_exception=False)
 
 
+@pytest.fixture
+def call() -> Any:
+    """The one request helper: ``call(transport, method, url, **kwargs)`` → the response.
+
+    5xx come back as responses; see ``tests/support/client.py`` for the keyword arguments.
+    """
+    return request_helper.call
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """Run a test over WSGI and over ASGI: only where the two paths differ."""
+    return str(request.param)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_profiles() -> Any:
     yield
@@ -33,7 +50,15 @@ def _fresh_profiles() -> Any:
 
 @pytest.fixture(params=[False, True], ids=["debug-off", "debug-on"])
 def debug(request: pytest.FixtureRequest, settings: Any) -> bool:
-    """Run a test with DEBUG off and on: Django's technical pages bypass several handlers."""
+    """Run a test with DEBUG off and on: only where Django's technical pages diverge.
+
+    Under DEBUG, ``response_for_exception`` answers Http404 with ``technical_404_response``,
+    and BadRequest, SuspiciousOperation and anything unhandled with ``technical_500_response``
+    instead of handler404/400/500 (``django/core/handlers/exception.py``); handler403,
+    MultiPartParserError's handler400 and CSRF_FAILURE_VIEW still run. The middleware's
+    ``process_exception`` answers view exceptions before any of that, so DEBUG matters only for
+    errors it cannot see: unknown URLs, the middleware phase, returned responses, handler500.
+    """
     settings.DEBUG = request.param
     return bool(request.param)
 

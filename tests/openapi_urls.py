@@ -18,7 +18,7 @@ from counterbalance_errors import exceptions
 from counterbalance_errors.openapi import error_codes
 from counterbalance_errors.ratelimit import ratelimit
 from tests.models import Widget
-from tests.urls import handler400, handler403, handler404, handler500  # noqa: F401
+from tests.support.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from tests.views import AlwaysThrottle
 
 

@@ -22,7 +22,7 @@ from django.core.asgi import get_asgi_application
 from counterbalance_errors.asgi import ErrorEnvelopeASGI
 from counterbalance_errors.models import ErrorLog
 from counterbalance_errors.signals import error_group_created
-from tests.test_wsgi_asgi import run_asgi, scope_for
+from tests.support.servers import run_asgi, scope_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

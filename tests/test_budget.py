@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from counterbalance_errors.profiles import get_profile
-from tests.profiletools import HASH, call, use_profile
 from tests.settings import MIDDLEWARE
-from tests.views_profiles import CANCELLED
+from tests.support.profiletools import HASH, call, use_profile
+from tests.support.views_profiles import CANCELLED, SYNC_FINISHED
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +49,17 @@ def test_async_view_over_budget_answers_request_timeout_on_time(
     assert body["error"]["code"] == "RequestTimeout"
     assert HASH.match(body["logging_hash"])
     assert response["X-Counterbalance-Compute-Node"]
+
+
+@pytest.mark.django_db
+def test_t3_a_sync_only_middleware_turns_the_budget_off(settings: Any) -> None:
+    """T3 (a documented limit): with a sync-only middleware below it, the middleware gets a
+    synchronous ``get_response`` and runs in sync mode, where nothing can time the request;
+    the view's own answer comes back."""
+    settings.MIDDLEWARE = MIDDLEWARE  # with tests.middleware.BoomMiddleware, sync-only
+    use_profile(settings, "counterbalance", TIME_BUDGET=0.1)
+    response = call("asgi", "GET", "/profiles/slow-async/?s=0.3")
+    assert response.status_code == 200
 
 
 @pytest.mark.django_db
@@ -94,11 +105,13 @@ def test_sync_view_under_wsgi_cannot_be_interrupted(settings: Any) -> None:
 
 @pytest.mark.django_db
 def test_sync_view_under_asgi_is_not_interrupted(settings: Any) -> None:
-    """Documented limit: asgiref lets the view's thread run to its end (its work is done);
-    the answer, RequestTimeout, comes when it returns."""
+    """Documented limit: a sync view's thread cannot be stopped; it runs to its end (its work
+    is done) and the client is answered RequestTimeout. (Whether the answer waits for the
+    thread depends on asgiref's scheduling, so nothing here depends on when it comes.)"""
     use_profile(settings, "counterbalance", TIME_BUDGET=0.2)
-    response, elapsed = timed("asgi", "/profiles/slow-sync/?s=0.6")
-    assert elapsed >= 0.6
+    SYNC_FINISHED.clear()
+    response = call("asgi", "GET", "/profiles/slow-sync/?s=0.6")
+    assert SYNC_FINISHED.wait(30)  # the view's thread ran to its end
     assert response.status_code == 504
     assert json.loads(response.content)["error"]["code"] == "RequestTimeout"
 

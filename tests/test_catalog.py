@@ -31,16 +31,16 @@ from rest_framework.exceptions import ErrorDetail
 from counterbalance_errors import catalog
 from counterbalance_errors import exceptions as cb
 from counterbalance_errors.catalog import FieldError, flatten_validation
-from tests.drf_compat import LIST_ERROR_SHAPES, list_shape_warning
 from tests.models import Widget
-from tests.views import ItemSerializer, PayloadSerializer
-from tests.views_drf import (
+from tests.support.drf_compat import LIST_ERROR_SHAPES, list_shape_warning
+from tests.support.views_drf import (
     CLASHING_PAYLOAD,
     INVALID_ITEMS,
     INVALID_PAYLOAD,
     ITEMS_DETAILS,
     PAYLOAD_DETAILS,
 )
+from tests.views import ItemSerializer, PayloadSerializer
 
 SECRET = "secret-text-hunter2"
 

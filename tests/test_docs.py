@@ -11,7 +11,7 @@ from django.test import Client
 
 from counterbalance_errors import catalog
 from counterbalance_errors.profiles import CounterbalanceProfile
-from tests.docexamples import DOCS, Example, check, examples
+from tests.support.docexamples import DOCS, Example, check, examples
 
 ERRORS_EXAMPLES = examples("errors.md")
 

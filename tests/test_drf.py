@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,9 +20,9 @@ from django.db import connection
 from django.test import Client
 
 from counterbalance_errors.testing import assert_error, error_body
-from tests.drf_compat import DRF_317, DRF_318, LIST_ERROR_SHAPES, list_shape_warning
 from tests.models import Widget
-from tests.views_drf import (
+from tests.support.drf_compat import DRF_317, DRF_318, LIST_ERROR_SHAPES, list_shape_warning
+from tests.support.views_drf import (
     CLASHING_PAYLOAD,
     INVALID_ITEMS,
     INVALID_PAYLOAD,
@@ -50,7 +51,7 @@ def assert_json(response: Any) -> None:
 
 @LIST_ERROR_SHAPES
 def test_d1_serializer_errors_are_flat_details(
-    client: Client, settings: Any, debug: bool, as_dict: bool
+    client: Client, settings: Any, as_dict: bool
 ) -> None:
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "LIST_SERIALIZER_ERRORS_AS_DICT": as_dict}
 
@@ -110,7 +111,7 @@ def test_d1_many_true_with_index_zero_only(client: Client) -> None:
 # --- D2/D3: parsing --------------------------------------------------------------------------
 
 
-def test_d2_malformed_json(client: Client, debug: bool) -> None:
+def test_d2_malformed_json(client: Client) -> None:
     response = client.post("/drf/echo/", data="{not json", content_type=JSON)
 
     error = assert_error(response, "BadRequest", status=400, logged=True)
@@ -118,7 +119,7 @@ def test_d2_malformed_json(client: Client, debug: bool) -> None:
     assert_json(response)
 
 
-def test_d2_multipart_without_boundary(client: Client, debug: bool) -> None:
+def test_d2_multipart_without_boundary(client: Client) -> None:
     response = client.post("/drf/echo/", data="garbage", content_type="multipart/form-data")
 
     assert_error(response, "BadRequest", status=400)
@@ -157,14 +158,14 @@ def test_d3_strict_profile_answers_400(client: Client) -> None:
 # --- D4/D5: negotiation ------------------------------------------------------------------------
 
 
-def test_d4_not_acceptable_is_json(client: Client, canonical: None, debug: bool) -> None:
+def test_d4_not_acceptable_is_json(client: Client, canonical: None) -> None:
     response = client.get("/drf/success/", HTTP_ACCEPT="application/xml")
 
     assert_error(response, "NotAcceptable", status=406, logged=False)
     assert_json(response)
 
 
-def test_d5_unknown_format_is_not_acceptable(client: Client, canonical: None, debug: bool) -> None:
+def test_d5_unknown_format_is_not_acceptable(client: Client, canonical: None) -> None:
     # DRF raises Http404 here (error-paths trap 6); the resource exists, the format does not.
     response = client.get("/drf/success/?format=xyz")
 
@@ -195,7 +196,7 @@ def test_d5_known_format_still_works(client: Client) -> None:
 )
 @pytest.mark.django_db
 def test_html_negotiation_still_answers_json(
-    client: Client, debug: bool, extra: dict[str, str], url: str, code: str
+    client: Client, extra: dict[str, str], url: str, code: str
 ) -> None:
     response = client.get(url, **extra)
 
@@ -269,13 +270,13 @@ def test_d8_anonymous_post_is_not_a_csrf_failure() -> None:
 # --- D9-D12 ---------------------------------------------------------------------------------
 
 
-def test_d9_not_found(client: Client, debug: bool) -> None:
+def test_d9_not_found(client: Client) -> None:
     error = assert_error(client.get("/drf/raise/drf-not-found/"), "ResourceNotFound", status=404)
 
     assert error["message"] == "The requested resource was not found."
 
 
-def test_d10_method_not_allowed_keeps_allow(client: Client, canonical: None, debug: bool) -> None:
+def test_d10_method_not_allowed_keeps_allow(client: Client, canonical: None) -> None:
     response = client.delete("/drf/success/")
 
     assert_error(response, "MethodNotAllowed", status=405, logged=False)
@@ -290,7 +291,7 @@ def test_d10_strict_profile_answers_400_keeping_allow(client: Client) -> None:
 
 
 def test_d11_real_throttle_retry_after_is_ceil_of_wait(
-    client: Client, canonical: None, debug: bool, request: pytest.FixtureRequest
+    client: Client, canonical: None, request: pytest.FixtureRequest
 ) -> None:
     key = {"HTTP_X_THROTTLE_KEY": request.node.nodeid}
     assert client.get("/drf-real/throttle/rate/", **key).status_code == 200
@@ -334,7 +335,7 @@ def test_d12_bare_api_exception_is_a_logged_500(
 
 
 @pytest.mark.django_db
-def test_d13_get_object_or_404_does_not_leak_the_model(client: Client, debug: bool) -> None:
+def test_d13_get_object_or_404_does_not_leak_the_model(client: Client) -> None:
     response = client.get("/drf/widgets/999/")
 
     error = assert_error(response, "ResourceNotFound", status=404, logged=False)
@@ -357,7 +358,7 @@ def test_d14_stock_ratelimit_decorator_is_throttled_not_403(client: Client) -> N
 
 
 @pytest.mark.django_db
-def test_d15_model_full_clean_validation_error(client: Client, debug: bool) -> None:
+def test_d15_model_full_clean_validation_error(client: Client) -> None:
     error = assert_error(client.post("/drf-real/model-clean/"), "InvalidArgument", status=400)
 
     assert error["details"] == [
@@ -369,11 +370,13 @@ def test_d15_model_full_clean_validation_error(client: Client, debug: bool) -> N
     ]
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
-def test_d15_does_not_exist(client: Client, debug: bool) -> None:
+def test_d15_does_not_exist(client: Client) -> None:
     assert_error(client.delete("/drf/widgets/999/"), "ResourceNotFound", status=404)
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 def test_d15_multiple_objects_returned_is_500(client: Client, debug: bool) -> None:
     response = client.get("/drf-real/multiple-objects/")
@@ -382,8 +385,9 @@ def test_d15_multiple_objects_returned_is_500(client: Client, debug: bool) -> No
     assert "twin" not in response.content.decode()
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
-def test_d15_integrity_error_is_conflict(client: Client, debug: bool) -> None:
+def test_d15_integrity_error_is_conflict(client: Client) -> None:
     assert post_json(client, "/drf/widgets/", {"name": "dup"}).status_code == 201
 
     response = post_json(client, "/drf/widgets/", {"name": "dup"})
@@ -392,13 +396,15 @@ def test_d15_integrity_error_is_conflict(client: Client, debug: bool) -> None:
     assert "UNIQUE" not in error["message"].upper()
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
-def test_d15_protected_delete_is_in_use(client: Client, debug: bool) -> None:
+def test_d15_protected_delete_is_in_use(client: Client) -> None:
     response = post_json(client, "/drf-real/protected-delete/", {"name": "held"})
 
     assert_error(response, "InUseError", status=409, logged=True)
 
 
+@pytest.mark.database
 @pytest.mark.django_db
 def test_d15_unreachable_database_is_503(client: Client, debug: bool) -> None:
     response = client.get("/drf-real/unreachable-db/")
@@ -409,7 +415,7 @@ def test_d15_unreachable_database_is_503(client: Client, debug: bool) -> None:
 
 
 def test_d15_disallowed_redirect_is_bad_request_and_logged_as_security(
-    client: Client, debug: bool, caplog: pytest.LogCaptureFixture
+    client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level("ERROR"):
         response = client.get("/drf-real/disallowed-redirect/")
@@ -418,7 +424,7 @@ def test_d15_disallowed_redirect_is_bad_request_and_logged_as_security(
     assert any(r.name == "django.security.DisallowedRedirect" for r in caplog.records)
 
 
-def test_d15_non_utf8_form_read_by_django_is_bad_request(client: Client, debug: bool) -> None:
+def test_d15_non_utf8_form_read_by_django_is_bad_request(client: Client) -> None:
     response = client.post(
         "/drf-real/django-post/",
         data="a=1",
@@ -429,7 +435,7 @@ def test_d15_non_utf8_form_read_by_django_is_bad_request(client: Client, debug: 
 
 
 @pytest.mark.skipif(not DRF_317, reason="DRF 3.16 streams JSON bodies: no size limit to hit")
-def test_d15_body_too_big(client: Client, settings: Any, canonical: None, debug: bool) -> None:
+def test_d15_body_too_big(client: Client, settings: Any, canonical: None) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
 
     response = post_json(client, "/drf/echo/", {"blob": "x" * 1000})
@@ -437,7 +443,7 @@ def test_d15_body_too_big(client: Client, settings: Any, canonical: None, debug:
     assert_error(response, "RequestTooLarge", status=413, logged=True)
 
 
-def test_d15_too_many_fields(client: Client, settings: Any, canonical: None, debug: bool) -> None:
+def test_d15_too_many_fields(client: Client, settings: Any, canonical: None) -> None:
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
 
     response = client.post("/drf/echo/", data={f"f{i}": "v" for i in range(20)})
@@ -445,7 +451,7 @@ def test_d15_too_many_fields(client: Client, settings: Any, canonical: None, deb
     assert_error(response, "RequestTooLarge", status=413)
 
 
-def test_d15_too_many_files(client: Client, settings: Any, canonical: None, debug: bool) -> None:
+def test_d15_too_many_files(client: Client, settings: Any, canonical: None) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
@@ -465,6 +471,22 @@ def test_d15_suspicious_operation_is_logged_on_django_security(
     assert any(r.name == "django.security.SuspiciousOperation" for r in caplog.records)
 
 
+def test_a_failure_while_answering_a_4xx_still_answers_the_4xx(client: Client) -> None:
+    """The handler never turns the client's 4xx into a 500: here a logging filter on Django's
+    security logger (which the handler replicates for SuspiciousOperation) raises."""
+
+    def broken_filter(record: Any) -> bool:
+        raise RuntimeError("a broken logging filter")
+
+    security_logger = logging.getLogger("django.security.SuspiciousOperation")
+    security_logger.addFilter(broken_filter)
+    try:
+        response = client.get("/drf/raise/suspicious/")
+    finally:
+        security_logger.removeFilter(broken_filter)
+    assert_error(response, "BadRequest", status=400)
+
+
 # --- D16-D19 --------------------------------------------------------------------------------
 
 
@@ -479,7 +501,7 @@ def test_d17_unrenderable_data(client: Client, debug: bool) -> None:
     assert "object" not in error_body(response)["error"]["message"]
 
 
-def test_d18_returned_serializer_errors_are_enveloped(client: Client, debug: bool) -> None:
+def test_d18_returned_serializer_errors_are_enveloped(client: Client) -> None:
     response = client.get("/drf/returns-errors/")
 
     error = assert_error(response, "InvalidArgument", status=400, logged=True)
@@ -490,7 +512,7 @@ def test_d18_returned_serializer_errors_are_enveloped(client: Client, debug: boo
     assert int(response["Content-Length"]) == len(response.content)
 
 
-def test_d18_returned_detail_is_enveloped(client: Client, debug: bool) -> None:
+def test_d18_returned_detail_is_enveloped(client: Client) -> None:
     response = client.post("/drf/returns-errors/")
 
     error = assert_error(response, "NotAuthorized", status=403, logged=False)
@@ -534,7 +556,7 @@ def test_d19_5xx_during_negotiation_keeps_the_real_exception(
     ],
     ids=["url-path", "query-parameter", "accept-header"],
 )
-def test_invalid_version(client: Client, debug: bool, url: str, extra: dict[str, str]) -> None:
+def test_invalid_version(client: Client, url: str, extra: dict[str, str]) -> None:
     error = assert_error(client.get(url, **extra), "InvalidVersion", status=400)
 
     assert error["message"] == "The requested API version is invalid."
@@ -573,6 +595,7 @@ def atomic_requests() -> Iterator[None]:
     connection.settings_dict["ATOMIC_REQUESTS"] = previous
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("then", "code"),
@@ -593,6 +616,7 @@ def test_atomic_requests_rolls_back_the_write(
     assert not Widget.objects.filter(name=f"doomed-{then}").exists()
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 def test_atomic_requests_keeps_a_successful_write(client: Client, atomic_requests: None) -> None:
     assert post_json(client, "/drf/widgets/", {"name": "kept"}).status_code == 201
@@ -600,6 +624,7 @@ def test_atomic_requests_keeps_a_successful_write(client: Client, atomic_request
     assert Widget.objects.filter(name="kept").exists()
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 def test_without_atomic_requests_the_write_happened_before_the_error(client: Client) -> None:
     # The control for the rollback tests: the view does write before it fails.
@@ -629,7 +654,7 @@ def test_handler_without_a_request_in_context() -> None:
     ids=["accept-html", "format-api"],
 )
 def test_d18_returned_errors_under_html_negotiation_are_still_the_envelope(
-    client: Client, debug: bool, extra: dict[str, str]
+    client: Client, extra: dict[str, str]
 ) -> None:
     # The browsable API renders the page and calls our renderer for the JSON it embeds.
     response = client.get("/drf/returns-errors/", **extra)

@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from counterbalance_errors import admin as admin_module
 from counterbalance_errors.admin import ErrorGroupAdmin, ErrorLogAdmin
 from counterbalance_errors.models import ErrorGroup, ErrorLog, normalise_hash
-from tests.errorlog_helpers import entry, hash_of
-from tests.triage_data import staff
+from tests.support.errorlog_helpers import entry, hash_of
+from tests.support.triage_data import staff
 
 pytestmark = pytest.mark.django_db
 

@@ -172,7 +172,7 @@ def history() -> None:
 
     from django.utils import timezone
 
-    from tests import triage_data as data
+    from tests.support import triage_data as data
 
     now = timezone.now()
     hour = now.replace(minute=0, second=0, microsecond=0)

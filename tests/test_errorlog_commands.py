@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from counterbalance_errors import retention
 from counterbalance_errors.models import ErrorGroup, ErrorLog
-from tests.errorlog_helpers import entry, hash_of
+from tests.support.errorlog_helpers import entry, hash_of
 
 pytestmark = pytest.mark.django_db
 

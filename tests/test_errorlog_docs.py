@@ -14,7 +14,7 @@ from counterbalance_errors import conf
 from counterbalance_errors.capture import Record
 from counterbalance_errors.models import ErrorLog
 from counterbalance_errors.scrubbing import DEFAULT_TERMS, FILTERED
-from tests.docexamples import DOCS, Example, check, examples
+from tests.support.docexamples import DOCS, Example, check, examples
 
 DOC = (DOCS / "logged-errors.md").read_text()
 EXAMPLES = examples("logged-errors.md")

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from counterbalance_errors.scrubbing import FILTERED
-from tests.errorlog_helpers import VENDOR, database_down, dump, entry, fallback_lines
+from tests.support.errorlog_helpers import VENDOR, database_down, dump, entry, fallback_lines
 
 pytestmark = pytest.mark.django_db
 

@@ -30,7 +30,9 @@ def test_index_links_every_code_of_the_catalog(client: Client) -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("demo", DEMOS, ids=lambda d: f"{d.code}-{d.url}")
-def test_every_demo_answers_its_code(demo: Demo, debug: bool) -> None:
+def test_every_demo_answers_its_code(demo: Demo) -> None:
+    # The demos raise in views (process_exception, the DRF handler answer them, DEBUG or not);
+    # the DEBUG paths of the others are test_django_paths.py's.
     client = Client(raise_request_exception=False, enforce_csrf_checks=True)
     if demo.code == "RequestThrottled":
         for _ in range(3):

@@ -152,8 +152,13 @@ def test_process_exception_never_raises(monkeypatch: pytest.MonkeyPatch) -> None
 # --- never raising when its own work fails --------------------------------------------------
 
 
+BROKEN_RESPONSE_HEADERS = "tests.support.profiles_broken.Broken_response_headers"
+
+
 def test_failing_response_headers_let_the_original_success_through(settings: Any) -> None:
-    settings.COUNTERBALANCE_ERRORS = {"PROFILE": "tests.profiles_broken.Broken_response_headers"}
+    settings.COUNTERBALANCE_ERRORS = {
+        "PROFILE": "tests.support.profiles_broken.Broken_response_headers"
+    }
     response = ErrorEnvelopeMiddleware(ok)(RequestFactory().get("/plain/success/"))
     assert response.status_code == 200
     assert json.loads(response.content) == {"ok": True}
@@ -161,7 +166,9 @@ def test_failing_response_headers_let_the_original_success_through(settings: Any
 
 
 def test_failing_response_headers_still_envelope_errors(settings: Any) -> None:
-    settings.COUNTERBALANCE_ERRORS = {"PROFILE": "tests.profiles_broken.Broken_response_headers"}
+    settings.COUNTERBALANCE_ERRORS = {
+        "PROFILE": "tests.support.profiles_broken.Broken_response_headers"
+    }
     response = ErrorEnvelopeMiddleware(not_found)(RequestFactory().get("/nope/"))
     assert_error(response, "EndpointNotFound")
 

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from counterbalance_errors import context, observability, recorder
 from counterbalance_errors.context import RequestContext
 from counterbalance_errors.observability import annotate, trace_id_from_traceparent
-from tests.errorlog_helpers import fallback_lines, hash_of
+from tests.support.errorlog_helpers import fallback_lines, hash_of
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 VALID = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

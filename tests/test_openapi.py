@@ -15,7 +15,7 @@ from openapi_spec_validator import validate
 
 from counterbalance_errors.openapi import error_codes, possible_codes
 from counterbalance_errors.profiles import BUILTIN, get_profile
-from tests.profiletools import call, use_profile
+from tests.support.profiletools import call, use_profile
 
 # (method, url, body, schema path, the catalog code the request produces)
 REQUESTS = [

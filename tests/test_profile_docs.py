@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from counterbalance_errors.profiles import BUILTIN
-from tests.docexamples import DOCS, _split
-from tests.docexamples import _same as same
-from tests.profiletools import HASH, call, content_md5, use_profile
+from tests.support.docexamples import DOCS, _split
+from tests.support.docexamples import _same as same
+from tests.support.profiletools import HASH, call, content_md5, use_profile
 
 #: The settings the examples are written with (the docs say so).
 SETTINGS = {"COMPUTE_NODE": "web-1", "API_VERSION": "1.0.0", "GATEWAY_NODE": "gw-1", "REALM": "eu"}
@@ -107,7 +107,7 @@ def test_every_profile_has_its_four_examples() -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: f"{e.profile}-{e.method}-{e.path}")
 def test_example_matches_a_real_response(settings: Any, example: Example) -> None:
-    settings.ROOT_URLCONF = "tests.profile_docs_urls"
+    settings.ROOT_URLCONF = "tests.support.profile_docs_urls"
     use_profile(settings, example.profile, **SETTINGS)
     extra = {
         "HTTP_" + name.upper().replace("-", "_"): value

@@ -6,8 +6,7 @@ import logging
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from django.test import AsyncClient, Client
+from django.test import Client
 
 from counterbalance_errors import catalog, checks
 from counterbalance_errors.profiles import (
@@ -16,15 +15,15 @@ from counterbalance_errors.profiles import (
     get_profile,
     load_profile,
 )
-from tests import profiles_broken
 from tests.settings import MIDDLEWARE
+from tests.support import profiles_broken
 
 pytestmark = pytest.mark.django_db
 
-RAISING = "tests.profiles_raising.Profile"
+RAISING = "tests.support.profiles_raising.Profile"
 FAILING_PROFILES = [
-    "tests.profiles_broken.Broken_init",
-    "tests.profiles_broken.Broken_header_value",
+    "tests.support.profiles_broken.Broken_init",
+    "tests.support.profiles_broken.Broken_header_value",
     RAISING,
 ]
 
@@ -47,7 +46,7 @@ def test_a_failing_profile_keeps_the_4xx(
     assert "X-Broken" not in response
 
 
-@pytest.mark.parametrize("profile", ["tests.profiles_broken.Broken_init", RAISING])
+@pytest.mark.parametrize("profile", ["tests.support.profiles_broken.Broken_init", RAISING])
 def test_an_unloadable_profile_falls_back_to_the_default(settings: Any, profile: str) -> None:
     settings.COUNTERBALANCE_ERRORS = {"PROFILE": profile}
     assert type(get_profile()) is CounterbalanceProfile
@@ -55,7 +54,7 @@ def test_an_unloadable_profile_falls_back_to_the_default(settings: Any, profile:
         load_profile(profile)
 
 
-@pytest.mark.parametrize("profile", ["tests.profiles_broken.Broken_init", RAISING])
+@pytest.mark.parametrize("profile", ["tests.support.profiles_broken.Broken_init", RAISING])
 def test_e003_reports_a_profile_that_raises_anything(settings: Any, profile: str) -> None:
     settings.COUNTERBALANCE_ERRORS = {"PROFILE": profile}
     [message] = checks.check_profile()
@@ -79,8 +78,10 @@ def test_a_bad_profile_is_resolved_and_logged_once(
     ]
 
 
-def test_a_profile_whose_budget_raises_does_not_fail_async_requests(settings: Any) -> None:
+def test_a_profile_whose_budget_raises_does_not_fail_async_requests(
+    call: Any, settings: Any
+) -> None:
     settings.MIDDLEWARE = [m for m in MIDDLEWARE if m != "tests.middleware.BoomMiddleware"]
-    settings.COUNTERBALANCE_ERRORS = {"PROFILE": "tests.profiles_broken.Broken_budget"}
-    response = async_to_sync(AsyncClient().get)("/async/success/")
+    settings.COUNTERBALANCE_ERRORS = {"PROFILE": "tests.support.profiles_broken.Broken_budget"}
+    response = call("asgi", "get", "/async/success/")
     assert response.status_code == 200

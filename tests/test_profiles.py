@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema
 import pytest
 from django.core.management import call_command
 from django.test import RequestFactory
@@ -18,27 +19,11 @@ from counterbalance_errors.profiles import (
     get_profile,
     header_value,
 )
-from tests.profiletools import HASH, call, use_profile
-from tests.test_success_path import without_the_app
+from tests.support.profiletools import HASH, call, use_profile
+from tests.support.rendering import render
+from tests.support.settings_variants import without_the_app
 
 SUCCESS_URLS = ["/drf/success/", "/plain/success/", "/async/success/", "/profiles/moved/"]
-
-
-class TeapotProfile(Profile):
-    """A profile of one's own, in a few lines (docs/profiles.md)."""
-
-    name = "teapot"
-    hash_header = "X-Teapot-Hash"
-
-    def body(self, error: Any, status: int, logging_hash: Any, ctx: Any) -> Any:
-        return {"oops": error.code, "hash": logging_hash}
-
-    def response_headers(self, ctx: Any, response: Any) -> dict[str, str]:
-        return {"X-Teapot": "short and stout"}
-
-
-class NotAProfile:
-    pass
 
 
 def test_builtin_profiles() -> None:
@@ -60,7 +45,7 @@ def test_select_by_name(settings: Any, name: str) -> None:
 
 @pytest.mark.django_db
 def test_select_your_own_by_dotted_path(settings: Any) -> None:
-    use_profile(settings, "tests.test_profiles.TeapotProfile")
+    use_profile(settings, "tests.support.profiles.TeapotProfile")
     response = call("wsgi", "GET", "/plain/raise/unhandled/")
     body = json.loads(response.content)
     assert body["oops"] == "InternalError"
@@ -72,7 +57,7 @@ def test_select_your_own_by_dotted_path(settings: Any) -> None:
 
 @pytest.mark.django_db  # Django 6 runs model checks against the databases
 @pytest.mark.parametrize(
-    "value", ["tests.test_profiles.NotAProfile", "tests.nowhere.Profile", "no-dots"]
+    "value", ["tests.support.profiles.NotAProfile", "tests.nowhere.Profile", "no-dots"]
 )
 def test_unusable_profile_falls_back_and_is_reported(settings: Any, value: str) -> None:
     use_profile(settings, value)
@@ -83,8 +68,48 @@ def test_unusable_profile_falls_back_and_is_reported(settings: Any, value: str) 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", sorted(BUILTIN))
-@pytest.mark.parametrize("url", SUCCESS_URLS)
-@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
+@pytest.mark.parametrize(
+    ("kind", "flavour"), [("drf-not-found", "drf"), ("unhandled", "plain"), ("in-use", "async")]
+)
+def test_each_profile_over_each_transport(
+    call: Any, settings: Any, transport: str, name: str, kind: str, flavour: str
+) -> None:
+    """What a profile renders without a request (``tests/support/rendering.py``: the body-shape
+    tests of each ``test_profile_<name>.py``) is what a client gets, from each view flavour over
+    WSGI and ASGI, with the profile's documented per-response headers on top."""
+    use_profile(settings, name, API_VERSION="1.0")
+    profile = BUILTIN[name]()
+    expected = render(kind)
+    response = call(transport, "get", f"/{flavour}/raise/{kind}/")
+
+    assert (response.status_code, response.reason_phrase) == (
+        expected.status_code,
+        expected.reason_phrase,
+    )
+    assert response.get("Content-Type") == expected.get("Content-Type")
+    schema = profile.body_schema()
+    if schema is None:
+        assert response.content == b""
+    else:
+        jsonschema.validate(json.loads(response.content), schema)
+    every_response = {**profile.header_docs(), **profile.error_header_docs()}
+    if profile.hash_header and profile.hash_header not in every_response:
+        assert response.has_header(profile.hash_header) == expected.has_header(profile.hash_header)
+    for header, doc in every_response.items():
+        if doc.get("required"):
+            assert response.has_header(header), header
+
+
+# Every profile on each kind of success over WSGI; the async view over ASGI too.
+SUCCESS_CASES = [
+    pytest.param(name, url, "wsgi", id=f"{name}-{url}-wsgi")
+    for name in sorted(BUILTIN)
+    for url in SUCCESS_URLS
+] + [pytest.param(name, "/async/success/", "asgi", id=f"{name}-asgi") for name in sorted(BUILTIN)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "url", "transport"), SUCCESS_CASES)
 def test_success_responses_are_never_rewritten(
     settings: Any, name: str, url: str, transport: str
 ) -> None:

@@ -28,7 +28,7 @@ from counterbalance_errors import catalog
 from counterbalance_errors.exceptions import RateLimited
 from counterbalance_errors.ratelimit import ratelimit
 from counterbalance_errors.testing import assert_error, error_body
-from tests.views_ratelimit import RATE
+from tests.support.views_ratelimit import RATE
 
 FLAVOURS = {"plain": "rl.plain", "drf": "rl.drf", "async": "rl.async"}
 HOUR = 3600  # the period of RATE

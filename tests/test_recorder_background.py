@@ -29,7 +29,7 @@ from counterbalance_errors import recorder, signals
 from counterbalance_errors.capture import Record
 from counterbalance_errors.models import ErrorGroup, ErrorGroupHour, ErrorGroupUser, ErrorLog
 from counterbalance_errors.testing import wait_for_recorder
-from tests.errorlog_helpers import VENDOR, fallback_lines, hash_of, needs_server_database
+from tests.support.errorlog_helpers import VENDOR, fallback_lines, hash_of, needs_server_database
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from counterbalance_errors import capture, catalog, context, fingerprints, logs, recorder, responses
 from counterbalance_errors.models import ErrorGroup, ErrorLog
 from counterbalance_errors.testing import assert_error
-from tests.errorlog_helpers import dump, entry, fallback_lines, hash_of
+from tests.support.errorlog_helpers import dump, entry, fallback_lines, hash_of
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.db import connections
 from django.test import Client
 
 from counterbalance_errors.models import ErrorGroup, ErrorLog
-from tests.errorlog_helpers import hash_of, needs_server_database
+from tests.support.errorlog_helpers import hash_of, needs_server_database
 
 pytestmark = [needs_server_database, pytest.mark.django_db(transaction=True)]
 

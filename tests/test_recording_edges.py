@@ -14,8 +14,8 @@ from django.test import AsyncClient, Client, RequestFactory
 from counterbalance_errors import capture, catalog, context, fingerprints, logs, recorder
 from counterbalance_errors.models import ErrorLog
 from counterbalance_errors.scrubbing import FILTERED, MAX_DEPTH, MAX_ITEMS, TRUNCATED, Scrubber
-from tests.drf_compat import DRF_317
-from tests.errorlog_helpers import entry, fallback_lines
+from tests.support.drf_compat import DRF_317
+from tests.support.errorlog_helpers import entry, fallback_lines
 
 pytestmark = pytest.mark.django_db
 

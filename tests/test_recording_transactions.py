@@ -17,7 +17,8 @@ from django.test import Client
 from counterbalance_errors import capture, catalog, context, recorder
 from counterbalance_errors.models import ErrorLog
 from counterbalance_errors.testing import assert_error
-from tests.errorlog_helpers import (
+from tests.models import Widget
+from tests.support.errorlog_helpers import (
     atomic_requests,
     database_down,
     entry,
@@ -27,7 +28,6 @@ from tests.errorlog_helpers import (
     needs_server_database,
     with_isolated_database,
 )
-from tests.models import Widget
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,7 +15,6 @@ import django
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
-from django.test import AsyncClient, Client
 
 from counterbalance_errors.profiles import BUILTIN
 from counterbalance_errors.testing import assert_error
@@ -53,15 +52,6 @@ ERROR_IDS = [
 ]
 
 
-def call(transport: str, method: str, url: str, **kwargs: Any) -> Any:
-    csrf = kwargs.pop("csrf", False)
-    if transport == "asgi":
-        client: Any = AsyncClient(raise_request_exception=False, enforce_csrf_checks=csrf)
-        return async_to_sync(getattr(client, method))(url, **kwargs)
-    client = Client(raise_request_exception=False, enforce_csrf_checks=csrf)
-    return getattr(client, method)(url, **kwargs)
-
-
 def body_of(response: Any) -> bytes:
     if response.streaming:
         if response.is_async:
@@ -83,12 +73,9 @@ def with_middleware(settings: Any, *inner: str) -> None:
 # --- headers other code set ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
 @pytest.mark.parametrize("status", [401, 409, 503])
-def test_view_headers_and_cookies_survive_the_rewrite(
-    transport: str, status: int, debug: bool
-) -> None:
-    response = call(transport, "get", f"/dj/error-with-headers/?status={status}")
+def test_view_headers_and_cookies_survive_the_rewrite(call: Any, status: int) -> None:
+    response = call("wsgi", "get", f"/dj/error-with-headers/?status={status}")
     body = json.loads(body_of(response))
     assert body["error"]["code"] in {"InvalidCredentials", "Conflict", "ServiceUnavailable"}
     assert response["WWW-Authenticate"] == 'Basic realm="api"'
@@ -102,13 +89,13 @@ def test_view_headers_and_cookies_survive_the_rewrite(
         assert response[name] == value
 
 
-@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
 @pytest.mark.parametrize(("method", "url", "kwargs"), ERROR_REQUESTS, ids=ERROR_IDS)
 def test_security_and_cors_headers_survive_on_every_error_path(
-    transport: str, method: str, url: str, kwargs: dict[str, Any], debug: bool, settings: Any
+    call: Any, method: str, url: str, kwargs: dict[str, Any], debug: bool, settings: Any
 ) -> None:
-    with_middleware(settings, "tests.middleware_headers.CorsLikeMiddleware")
-    response = call(transport, method, url, **kwargs)
+    # DEBUG: the technical pages (no URL, Host, another middleware) are rewritten in place.
+    with_middleware(settings, "tests.support.middleware_headers.CorsLikeMiddleware")
+    response = call("wsgi", method, url, **kwargs)
     assert response.status_code >= 400
     assert json.loads(response.content)["error"]["code"]
     assert response["Access-Control-Allow-Origin"] == "https://app.example"
@@ -121,8 +108,7 @@ def test_security_and_cors_headers_survive_on_every_error_path(
         assert int(response["Content-Length"]) == len(response.content)
 
 
-@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
-def test_allow_is_kept_on_a_rewritten_405(transport: str, debug: bool) -> None:
+def test_allow_is_kept_on_a_rewritten_405(call: Any, transport: str) -> None:
     response = call(transport, "put", "/plain/only-post/")
     assert_error(response, "MethodNotAllowed", status=400)
     assert response["Allow"] == "POST, OPTIONS"
@@ -131,12 +117,11 @@ def test_allow_is_kept_on_a_rewritten_405(transport: str, debug: bool) -> None:
 # --- the body headers ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
 @pytest.mark.parametrize(
     "url", ["/dj/error-with-headers/", "/dj/streaming-error/", "/plain/raise/unhandled/"]
 )
 def test_gzipped_error_response_is_rewritten_uncompressed(
-    transport: str, url: str, debug: bool, settings: Any
+    call: Any, transport: str, url: str, settings: Any
 ) -> None:
     with_middleware(settings, "django.middleware.gzip.GZipMiddleware")
     response = call(transport, "get", url, headers={"Accept-Encoding": "gzip"})
@@ -148,7 +133,7 @@ def test_gzipped_error_response_is_rewritten_uncompressed(
 
 
 @pytest.mark.parametrize("transport", ["wsgi", "asgi"])
-def test_gzipped_success_is_left_compressed(transport: str, settings: Any) -> None:
+def test_gzipped_success_is_left_compressed(call: Any, transport: str, settings: Any) -> None:
     with_middleware(settings, "django.middleware.gzip.GZipMiddleware")
     response = call(transport, "get", "/dj/streaming-success/", headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200
@@ -158,7 +143,7 @@ def test_gzipped_success_is_left_compressed(transport: str, settings: Any) -> No
 
 @pytest.mark.parametrize("transport", ["wsgi", "asgi"])
 @pytest.mark.parametrize("url", ["/dj/streaming-error/", "/dj/async-streaming-error/"])
-def test_streaming_error_responses_are_rewritten(transport: str, url: str, debug: bool) -> None:
+def test_streaming_error_responses_are_rewritten(call: Any, transport: str, url: str) -> None:
     response = call(transport, "get", url)
     # Django warns when a server must consume a sync iterator asynchronously (or the other
     # way round): the rewritten body is of the same kind as the view's.
@@ -185,15 +170,14 @@ def assert_printable_headers(response: Any) -> None:
     assert PRINTABLE_ASCII.match(response.reason_phrase), response.reason_phrase
 
 
-@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
 @pytest.mark.parametrize(
     "url", ["/plain/success/", "/drf/success/", "/no/such/url/", "/plain/raise/unhandled/"]
 )
 def test_compute_node_with_crlf_and_unicode_is_sanitised(
-    transport: str, url: str, settings: Any
+    call: Any, url: str, settings: Any
 ) -> None:
     settings.COUNTERBALANCE_ERRORS = {"COMPUTE_NODE": "node-1\r\nSet-Cookie: evil=1\x00é☃"}
-    response = call(transport, "get", url)
+    response = call("wsgi", "get", url)
     node = response["X-Counterbalance-Compute-Node"]
     assert "\r" not in node
     assert "\n" not in node
@@ -202,9 +186,8 @@ def test_compute_node_with_crlf_and_unicode_is_sanitised(
     assert_printable_headers(response)
 
 
-@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
-def test_a_reason_phrase_with_crlf_is_replaced(transport: str, debug: bool) -> None:
-    response = call(transport, "get", "/dj/reason-with-crlf/")
+def test_a_reason_phrase_with_crlf_is_replaced(call: Any) -> None:
+    response = call("wsgi", "get", "/dj/reason-with-crlf/")
     if django.VERSION >= (6,):
         # Django 6 refuses the reason phrase in the view (BadHeaderError): J19, a 500.
         assert_error(response, "InternalError", status=500)
@@ -215,11 +198,26 @@ def test_a_reason_phrase_with_crlf_is_replaced(transport: str, debug: bool) -> N
         assert response.reason_phrase == "Conflict"
 
 
-@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
-@pytest.mark.parametrize("profile", sorted(BUILTIN))
-@pytest.mark.parametrize(("method", "url", "kwargs"), ERROR_REQUESTS, ids=ERROR_IDS)
+# Each profile on every error producer over WSGI; ASGI (headers from the scope) for one.
+INPUT_CASES = [
+    pytest.param("wsgi", profile, *request, id=f"wsgi-{profile}-{request_id}")
+    for profile in sorted(BUILTIN)
+    for request, request_id in zip(ERROR_REQUESTS, ERROR_IDS, strict=True)
+] + [
+    pytest.param("asgi", "cloudapi", *request, id=f"asgi-cloudapi-{request_id}")
+    for request, request_id in zip(ERROR_REQUESTS, ERROR_IDS, strict=True)
+]
+
+
+@pytest.mark.parametrize(("transport", "profile", "method", "url", "kwargs"), INPUT_CASES)
 def test_client_input_never_reaches_headers_or_reason_phrases(
-    transport: str, profile: str, method: str, url: str, kwargs: dict[str, Any], settings: Any
+    call: Any,
+    transport: str,
+    profile: str,
+    method: str,
+    url: str,
+    kwargs: dict[str, Any],
+    settings: Any,
 ) -> None:
     settings.COUNTERBALANCE_ERRORS = {"PROFILE": profile}
     kwargs = dict(kwargs)
@@ -235,3 +233,27 @@ def test_client_input_never_reaches_headers_or_reason_phrases(
     assert response.status_code >= 400
     assert not response.has_header("X-Evil")
     assert_printable_headers(response)
+
+
+# --- a response a middleware returns ---------------------------------------------------------
+# A 500 that a middleware returns is a 500, even when the request had a 4xx before it.
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/drf/raise/drf-validation/",
+        "/drf/raise/drf-not-found/",
+        "/plain/raise/http404/",
+        "/plain/raise/integrity/",
+        "/plain/raise/drf-permission/",
+    ],
+)
+def test_a_returned_500_is_not_answered_with_the_earlier_4xx(
+    call: Any, settings: Any, url: str
+) -> None:
+    with_middleware(settings, "tests.support.middleware_replace.ReplaceWith500Middleware")
+    response = call("wsgi", "get", url, headers={"X-Replace": "500"})
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "InternalError"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from counterbalance_errors import conf
-from tests.docexamples import DOCS
+from tests.support.docexamples import DOCS
 
 
 def test_every_setting_is_documented() -> None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from counterbalance_errors.models import ErrorGroup, ErrorLog
 from counterbalance_errors.testing import assert_error
-from tests import triage_data as data
+from tests.support import triage_data as data
 
 pytestmark = pytest.mark.django_db
 

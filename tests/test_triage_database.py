@@ -24,8 +24,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from counterbalance_errors.models import ErrorGroup, ErrorLog
-from tests.errorlog_helpers import VENDOR
-from tests.triage_data import staff
+from tests.support.errorlog_helpers import VENDOR
+from tests.support.triage_data import staff
 
 pytestmark = [
     pytest.mark.database,

@@ -12,7 +12,7 @@ from django.core.cache import cache
 
 from counterbalance_errors import signals
 from counterbalance_errors.models import ErrorGroup
-from tests import triage_data as data
+from tests.support import triage_data as data
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,6 @@
-"""J22: ``ErrorEnvelopeWSGI`` and ``ErrorEnvelopeASGI`` envelope what Django answers (or lets
-escape) before any middleware runs, and leave everything else untouched.
+"""The server boundary: ``ErrorEnvelopeWSGI`` and ``ErrorEnvelopeASGI`` envelope what Django
+answers (or lets escape) before any middleware runs (J22), and leave everything else
+untouched: a stream that fails after its headers (J21), a client that disconnects (J25).
 
 WSGI requests run through wsgiref's real handler (what ``runserver`` uses), ASGI requests
 through Django's real ASGI handler with hand-made scopes."""
@@ -7,7 +8,6 @@ through Django's real ASGI handler with hand-made scopes."""
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import re
 import subprocess
@@ -15,8 +15,6 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from wsgiref.handlers import SimpleHandler
-from wsgiref.util import setup_testing_defaults
 
 import django
 import pytest
@@ -30,7 +28,8 @@ from django.test import SimpleTestCase
 from counterbalance_errors.asgi import ErrorEnvelopeASGI
 from counterbalance_errors.testing import HASH_RE
 from counterbalance_errors.wsgi import ErrorEnvelopeWSGI
-from tests.docexamples import Example, examples
+from tests.support.docexamples import Example, examples
+from tests.support.servers import WSGIResult, run_asgi, run_wsgi, scope_for
 
 BAD_RFC2231 = "application/json; charset*=nonexist''abc"
 LONG_CONTENT_TYPE = "application/x-www-form-urlencoded; x=" + "a" * (10_001 - 37)
@@ -49,41 +48,6 @@ def _keep_the_test_database_connection() -> Iterator[None]:
 
 
 # --- WSGI ----------------------------------------------------------------------------------
-
-
-class WSGIResult:
-    def __init__(self, raw: bytes, errors: str) -> None:
-        head, _, self.body = raw.partition(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        self.status = int(status_line.split()[1])
-        self.status_line = status_line
-        self.headers = dict(line.split(": ", 1) for line in header_lines)
-        self.errors = errors
-
-    def json(self) -> Any:
-        assert self.headers["Content-Type"] == "application/json", self.headers
-        return json.loads(self.body)
-
-
-def run_wsgi(
-    app: Callable[..., Iterable[bytes]],
-    path: str = "/",
-    method: str = "GET",
-    body: bytes = b"",
-    **environ: str,
-) -> WSGIResult:
-    """One request through wsgiref's handler, as ``runserver`` would serve it."""
-    env: dict[str, Any] = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "CONTENT_LENGTH": str(len(body)),
-        **environ,
-    }
-    setup_testing_defaults(env)
-    stdout, stderr = io.BytesIO(), io.StringIO()
-    handler = SimpleHandler(io.BytesIO(body), stdout, stderr, env, multithread=False)
-    handler.run(app)
-    return WSGIResult(stdout.getvalue(), stderr.getvalue())
 
 
 def test_unwrapped_django_lets_the_server_answer_a_bad_rfc2231_content_type() -> None:
@@ -172,53 +136,45 @@ def test_wsgi_exception_after_start_response_but_before_any_byte_is_enveloped() 
 # --- ASGI ----------------------------------------------------------------------------------
 
 
-def scope_for(
-    path: str, query_string: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None
-) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST" if headers else "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query_string,
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), *(headers or [])],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+def test_j21_a_django_stream_that_fails_after_the_headers_is_left_to_the_server() -> None:
+    """Headers and the first chunk are out: the wrapper cannot envelope, so the server sees the
+    exception (wsgiref logs it and closes the connection)."""
+    result = run_wsgi(ErrorEnvelopeWSGI(get_wsgi_application()), "/dj/streaming-then-raises/")
+    assert result.status == 200
+    assert result.body.startswith(b"partial")
+    assert b"secret" not in result.body
+    assert "RuntimeError: secret while streaming" in result.errors
 
 
-async def run_asgi(
-    app: Any, scope: dict[str, Any], body: bytes = b""
-) -> tuple[int, dict[str, str], bytes, list[dict[str, Any]]]:
-    messages: list[dict[str, Any]] = []
-    received = False
-    done = asyncio.Event()
+def test_j25_client_disconnect_cancels_the_view_and_sends_nothing(settings: Any) -> None:
+    """The client is gone before the slow async view ends: Django cancels the view (no
+    RequestAborted escapes), and nothing is sent, neither a response nor an envelope."""
+    # An async-capable chain: a sync-only middleware (BoomMiddleware) would hold the cancelled
+    # request in its thread until the view returned.
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != "tests.middleware.BoomMiddleware"]
+    app = ErrorEnvelopeASGI(get_asgi_application())
+    sent: list[dict[str, Any]] = []
+    messages = iter(
+        [
+            {"type": "http.request", "body": b"", "more_body": False},
+            {"type": "http.disconnect"},
+        ]
+    )
 
     async def receive() -> dict[str, Any]:
-        nonlocal received
-        if received:
-            # A client that stays connected until the response is complete (Django cancels
-            # the view when it sees a disconnect).
-            await done.wait()
-            return {"type": "http.disconnect"}
-        received = True
-        return {"type": "http.request", "body": body, "more_body": False}
+        return next(messages)
 
     async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            done.set()
+        sent.append(message)
 
-    await app(scope, receive, send)
-    start = messages[0]
-    assert start["type"] == "http.response.start"
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]}
-    content = b"".join(m.get("body", b"") for m in messages[1:])
-    return start["status"], headers, content, messages
+    async def go() -> None:
+        # The view sleeps an hour unless it is cancelled; the timeout only bounds a failure.
+        await asyncio.wait_for(
+            app(scope_for("/profiles/slow-async/", b"s=3600"), receive, send), 30
+        )
+
+    async_to_sync(go)()
+    assert sent == []
 
 
 def test_unwrapped_django_answers_a_non_utf8_query_string_with_an_empty_400() -> None:

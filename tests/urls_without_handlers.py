@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.urls import urlpatterns
+from tests.support.urls import urlpatterns
 
 __all__ = ["urlpatterns"]

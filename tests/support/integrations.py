@@ -7,7 +7,7 @@ import logging
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from tests.urls import handler400, handler403, handler404, handler500, urlpatterns  # noqa: F401
+from tests.support.urls import handler400, handler403, handler404, handler500, urlpatterns  # noqa: F401
 
 logger = logging.getLogger("tests.integrations")
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import cProfile
 import json
+import pstats
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from counterbalance_errors.profiles.cloudapi import DOCUMENTED_CODES
-from tests.profiletools import HASH, call, content_md5, use_profile, wsgi
+from tests.support.profiletools import HASH, call, content_md5, use_profile, wsgi
+from tests.support.rendering import render
 
 API_VERSION = "9.1.0"
 
@@ -64,35 +68,33 @@ def assert_cloudapi_headers(response: Any) -> None:
         assert not response.has_header("Content-MD5")
 
 
-def assert_error(response: Any) -> dict[str, Any]:
+def assert_body(response: Any) -> dict[str, Any]:
     body = json.loads(response.content)
     assert list(body) == ["code", "message"]
     assert isinstance(body["message"], str)
+    return body
+
+
+def assert_error(response: Any) -> dict[str, Any]:
+    body = assert_body(response)
     assert_cloudapi_headers(response)
     return body
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
-@pytest.mark.parametrize("flavour", ["drf", "plain", "async"])
 @pytest.mark.parametrize(("status", "reason", "kind"), STATUS_TABLE)
-def test_http_status_codes(
-    status: int, reason: str, kind: str, flavour: str, transport: str
-) -> None:
-    response = call(transport, "GET", f"/{flavour}/raise/{kind}/")
+def test_http_status_codes(status: int, reason: str, kind: str) -> None:
+    response = render(kind)
     assert response.status_code == status
     assert response.reason_phrase == reason
-    assert_error(response)
+    assert_body(response)
 
 
-@pytest.mark.django_db
 @pytest.mark.parametrize("code", sorted(CODE_TABLE))
-@pytest.mark.parametrize("flavour", ["drf", "plain"])
-def test_error_codes(code: str, flavour: str) -> None:
+def test_error_codes(code: str) -> None:
     kind, status = CODE_TABLE[code]
-    response = call("wsgi", "GET", f"/{flavour}/raise/{kind}/")
+    response = render(kind)
     assert response.status_code == status
-    assert assert_error(response)["code"] == code
+    assert assert_body(response)["code"] == code
 
 
 def test_code_table_is_the_documents() -> None:
@@ -198,3 +200,47 @@ def test_strict_off_answers_canonical_statuses(settings: Any) -> None:
     assert (throttled.status_code, throttled.reason_phrase) == (429, "Too Many Requests")
     assert call("wsgi", "GET", "/drf/raise/invalid-version/").status_code == 400
     assert assert_error(call("wsgi", "GET", "/nope/"))["code"] == "EndpointNotFound"
+
+
+# --- per-response headers are computed once ------------------------------------------------
+# cloudapi hashes the body for them, so they are computed once per response, on every path that
+# builds an error response under the middleware.
+
+
+def calls_of(function: str, client: Client, url: str) -> tuple[Any, int]:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    response = client.get(url)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    count = sum(
+        calls
+        for (filename, _, name), (_, calls, *_) in stats.items()
+        if filename.endswith(function.split(":")[0]) and name == function.split(":")[1]
+    )
+    return response, count
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "debug"),
+    [
+        ("/drf/raise/drf-not-found/", False),  # the DRF exception handler
+        ("/plain/raise/http404/", False),  # process_exception
+        ("/plain/raise/unhandled/", False),  # process_exception, a 5xx
+        ("/drf/raise/unhandled/", False),  # DRF re-raises, process_exception answers
+        ("/drf/raise/unhandled/", True),  # ... after the handler prepared DRF's re-raise
+        ("/no/such/endpoint/", False),  # handler404
+        ("/no/such/endpoint/", True),  # the rewrite of Django's technical 404 in finish()
+        ("/drf/success/", False),
+    ],
+    indirect=["debug"],
+)
+def test_cloudapi_headers_and_md5_once_per_response(
+    client: Client, settings: Any, debug: bool, url: str
+) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"PROFILE": "cloudapi"}
+    client.get(url)  # warm-up
+    response, headers = calls_of("profiles/cloudapi.py:response_headers", client, url)
+    assert headers == 1
+    assert "Content-MD5" in response

@@ -1,6 +1,6 @@
 """DRF views that trigger errors for real (not by ``raise``), for tests/test_drf.py.
 
-Mounted under ``/drf-real/`` by tests/urls.py.
+Mounted under ``/drf-real/`` by tests/support/urls.py.
 """
 
 from __future__ import annotations

@@ -46,13 +46,13 @@ urlpatterns = [
     path("plain/create-part/", views.create_part),
     path("plain/create-then-fail/", views.plain_create_then_fail),
     path("plain/template/", template_view),
-    path("dj/", include("tests.urls_django_paths")),
-    path("drf-real/", include("tests.views_drf")),
-    path("rl/", include("tests.views_ratelimit")),
-    path("profiles/", include("tests.views_profiles")),
+    path("dj/", include("tests.support.urls_django_paths")),
+    path("drf-real/", include("tests.support.views_drf")),
+    path("rl/", include("tests.support.views_ratelimit")),
+    path("profiles/", include("tests.support.views_profiles")),
     path("errorlog/", include("tests.views_errorlog")),
-    path("logged-fixes/", include("tests.views_logged_fixes")),
-    path("retry/", include("tests.views_retry")),
+    path("logged-fixes/", include("tests.support.views_secrets")),
+    path("retry/", include("tests.support.views_retry")),
 ]
 
 handler400 = "counterbalance_errors.views.bad_request"

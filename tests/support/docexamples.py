@@ -16,7 +16,7 @@ from typing import Any
 
 from django.test import Client
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 HASH = re.compile(r"^[0-9a-f]{40}$")
 _BLOCK = re.compile(r"```http\n(.*?)```", re.S)
 

@@ -1,6 +1,6 @@
 """Plain Django views for the J and B rows of error-paths.md, and for header integrity.
 
-Mounted under ``/dj/`` by ``tests/urls_django_paths.py``.
+Mounted under ``/dj/`` by ``tests/support/urls_django_paths.py``.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 from django.core.exceptions import SuspiciousOperation
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -19,6 +19,10 @@ from django.http.multipartparser import SuspiciousMultipartForm
 from django.shortcuts import get_object_or_404
 from django.utils.text import get_valid_filename
 from django.views.decorators.csrf import csrf_exempt
+from django_ratelimit.decorators import ratelimit as stock_ratelimit
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from tests.models import Part, Widget
 
@@ -131,3 +135,54 @@ def streaming_success(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 def form_without_csrf(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"keys": sorted(request.POST)})
+
+
+def streaming_then_raises(request: HttpRequest) -> HttpResponse:
+    """J21: the status line and headers are sent before the body fails."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b"partial"
+        raise RuntimeError("secret while streaming")
+
+    return StreamingHttpResponse(chunks())  # type: ignore[return-value]
+
+
+def login_required_view(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"ok": True})
+
+
+def statement_timeout(request: HttpRequest) -> HttpResponse:
+    """T7: a query the database itself cancels for running over its time limit."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL statement_timeout = 1")  # this transaction only
+            cursor.execute("SELECT pg_sleep(1)")
+        else:  # MariaDB
+            # MariaDB ends a SLEEP() early without an error; a SELECT over rows that runs
+            # over max_statement_time raises ER_STATEMENT_TIMEOUT.
+            cursor.execute(
+                "SET STATEMENT max_statement_time = 0.001 FOR SELECT COUNT(*) FROM"
+                " information_schema.columns a, information_schema.columns b"
+            )
+    return HttpResponse("the database did not cancel the query")
+
+
+class _SuccessAPIView(APIView):
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
+#: R4: django-ratelimit's own decorator around a DRF view, outside DRF's dispatch.
+ratelimited_api_view = stock_ratelimit(group="r4", key="ip", rate="1/m")(_SuccessAPIView.as_view())
+
+
+@stock_ratelimit(group="r6", key="ip", rate="1/m")
+def stock_ratelimited(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"ok": True})
+
+
+def error_without_content_type(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(status=409)
+    del response["Content-Type"]
+    return response

@@ -57,5 +57,5 @@ class Broken_budget(CounterbalanceProfile):
         raise ProfileFailure("budget")
 
 
-#: One entry per attempt to import tests.profiles_raising (a module that raises when imported).
+#: One entry per attempt to import tests.support.profiles_raising (it raises when imported).
 IMPORT_ATTEMPTS: list[str] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.profiles_broken import IMPORT_ATTEMPTS, ProfileFailure
+from tests.support.profiles_broken import IMPORT_ATTEMPTS, ProfileFailure
 
 IMPORT_ATTEMPTS.append(__name__)
 raise ProfileFailure("a profile module that cannot be imported")

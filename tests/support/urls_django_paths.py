@@ -1,10 +1,10 @@
-"""URLs of ``tests/views_django_paths.py``, included under ``/dj/`` by ``tests/urls.py``."""
+"""URLs of ``views_django_paths.py``, included under ``/dj/`` by ``tests/support/urls.py``."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from tests import views_django_paths as views
+from tests.support import views_django_paths as views
 
 urlpatterns = [
     path("widget/<int:pk>/", views.widget),
@@ -24,4 +24,10 @@ urlpatterns = [
     path("async-streaming-error/", views.async_streaming_error),
     path("streaming-success/", views.streaming_success),
     path("form-without-csrf/", views.form_without_csrf),
+    path("streaming-then-raises/", views.streaming_then_raises),
+    path("login-required/", views.login_required_view),
+    path("db/statement-timeout/", views.statement_timeout),
+    path("ratelimited-api-view/", views.ratelimited_api_view),
+    path("stock-ratelimited/", views.stock_ratelimited),
+    path("error-without-content-type/", views.error_without_content_type),
 ]

@@ -1,4 +1,4 @@
-"""Helpers for the profile and seed-document tests."""
+"""Helpers for the profile tests."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import re
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
-from asgiref.sync import async_to_sync
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from django.test import AsyncClient, Client
+
+from tests.support.client import call
+
+__all__ = ["HASH", "NODE", "call", "content_md5", "use_profile", "wsgi"]
 
 HASH = re.compile(r"^[0-9a-f]{40}$")
 NODE = "node-7"
@@ -21,17 +23,6 @@ NODE = "node-7"
 
 def use_profile(settings: Any, name: str, **extra: Any) -> None:
     settings.COUNTERBALANCE_ERRORS = {"PROFILE": name, "COMPUTE_NODE": NODE, **extra}
-
-
-def call(transport: str, method: str, url: str, **extra: Any) -> Any:
-    """One request through the test client, over WSGI or ASGI."""
-    if transport == "asgi":
-
-        async def go() -> Any:
-            return await AsyncClient(raise_request_exception=False).generic(method, url, **extra)
-
-        return async_to_sync(go)()
-    return Client(raise_request_exception=False).generic(method, url, **extra)
 
 
 def wsgi(path: str, method: str = "GET", **environ: str) -> tuple[str, dict[str, str], bytes]:

@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 
 from counterbalance_errors.profiles import get_profile
-from tests.profiletools import HASH, NODE, call, use_profile
-from tests.test_seed_counterbalance import DOCUMENTED, ERROR_TABLE
+from tests.support.documents import COUNTERBALANCE_DOCUMENTED as DOCUMENTED
+from tests.support.documents import COUNTERBALANCE_ERROR_TABLE as ERROR_TABLE
+from tests.support.documents import rows
+from tests.support.profiletools import HASH, NODE, call, use_profile
+from tests.support.rendering import render
 from tests.views import RAISES
 
 GREEN_HEADERS = (
@@ -40,23 +43,16 @@ def assert_green_headers(response: Any) -> None:
     assert response["X-Green-Stack-Request-ID"]
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
-@pytest.mark.parametrize("flavour", ["drf", "plain", "async"])
-@pytest.mark.parametrize(
-    ("status", "kind"), [(status, kind) for status, kinds in ERROR_TABLE.items() for kind in kinds]
-)
-def test_error_response_codes(status: int, kind: str, flavour: str, transport: str) -> None:
-    response = call(transport, "GET", f"/{flavour}/raise/{kind}/")
+@pytest.mark.parametrize(("status", "kind"), rows(ERROR_TABLE))
+def test_error_response_codes(status: int, kind: str) -> None:
+    response = render(kind)
     assert response.status_code == status
     assert_error(response)
-    assert_green_headers(response)
 
 
-@pytest.mark.django_db
 @pytest.mark.parametrize("kind", sorted(RAISES))
 def test_only_the_listed_codes(kind: str) -> None:
-    status = call("wsgi", "GET", f"/plain/raise/{kind}/").status_code
+    status = render(kind).status_code
     assert status in DOCUMENTED or status >= 500
 
 

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.profiletools import HASH, call, use_profile
+from tests.support.documents import rows
+from tests.support.profiletools import HASH, call, use_profile
+from tests.support.rendering import render
 from tests.views import RAISES
 
 # Each "Status: ..." example of the document → kinds of error it describes.
@@ -53,32 +55,25 @@ def assert_error(response: Any) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
-@pytest.mark.parametrize("flavour", ["drf", "plain", "async"])
-@pytest.mark.parametrize(
-    ("status", "kind"), [(status, kind) for status, kinds in EXAMPLES.items() for kind in kinds]
-)
-def test_error_examples(status: int, kind: str, flavour: str, transport: str) -> None:
-    response = call(transport, "GET", f"/{flavour}/raise/{kind}/")
+@pytest.mark.parametrize(("status", "kind"), rows(EXAMPLES))
+def test_error_examples(status: int, kind: str) -> None:
+    response = render(kind)
     assert response.status_code == status
     assert_error(response)
     if status == 503:
         assert int(response["Retry-After"]) >= 1
 
 
-@pytest.mark.django_db
 @pytest.mark.parametrize("kind", OTHER_4XX)
 def test_other_4xx_answer_400(kind: str) -> None:
-    response = call("wsgi", "GET", f"/drf/raise/{kind}/")
+    response = render(kind)
     assert response.status_code == 400
     assert assert_error(response)["code"] == 400
 
 
-@pytest.mark.django_db
 @pytest.mark.parametrize("kind", sorted(RAISES))
 def test_every_error_is_a_listed_status_or_5xx(kind: str) -> None:
-    response = call("wsgi", "GET", f"/plain/raise/{kind}/")
+    response = render(kind)
     assert response.status_code in {400, 401, 404, 405, 406} or response.status_code >= 500
     assert_error(response)
 

@@ -1,8 +1,9 @@
-"""Views for the profile tests (mounted under /profiles/ by tests/urls.py)."""
+"""Views for the profile tests (mounted under /profiles/ by tests/support/urls.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -33,8 +34,13 @@ async def own_timeout(request: HttpRequest) -> HttpResponse:
     raise TimeoutError("the view's own timeout, not the budget")
 
 
+#: Set when a slow_sync view has slept its whole time (its thread was not interrupted).
+SYNC_FINISHED = threading.Event()
+
+
 def slow_sync(request: HttpRequest) -> HttpResponse:
     time.sleep(float(request.GET.get("s", "1")))
+    SYNC_FINISHED.set()
     return JsonResponse({"slept": True})
 
 

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tests.urls import handler400, handler403, handler404, handler500  # noqa: F401
+from tests.support.urls import handler400, handler403, handler404, handler500  # noqa: F401
 
 
 class OrderSerializer(serializers.Serializer[dict[str, int]]):

@@ -1,4 +1,7 @@
-"""Views for the review fixes of logged errors (mounted under ``/logged-fixes/``)."""
+"""Views whose failures hold secrets: in containers, in exception messages, in a failing row.
+
+Mounted under ``/logged-fixes/`` (the path ``tests/test_errorlog_secrets.py`` requests).
+"""
 
 from __future__ import annotations
 
