@@ -21,7 +21,7 @@ import reprlib
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -41,7 +41,7 @@ from counterbalance_errors import conf, recorder
 from counterbalance_errors.fingerprints import fingerprint, frame_name, is_in_app, qualified_name
 from counterbalance_errors.logs import fallback
 from counterbalance_errors.profiles.base import request_id
-from counterbalance_errors.scrubbing import FILTERED, TRUNCATED, Scrubber
+from counterbalance_errors.scrubbing import FILTERED, TRUNCATED, Scrubber, storable, storable_text
 
 if TYPE_CHECKING:
     from counterbalance_errors.catalog import ApiError
@@ -114,10 +114,26 @@ def _attempt(default: T, build: Callable[[], T]) -> T:
         return default
 
 
-def _scrubber() -> Scrubber:
+def _scrubber(request: HttpRequest | None) -> Scrubber:
     names = ("SESSION_COOKIE_NAME", "CSRF_COOKIE_NAME", "CSRF_HEADER_NAME")
     custom = [str(getattr(settings, name, "") or "") for name in names]
-    return Scrubber([*conf.get("SCRUB_KEYS"), *custom])
+    return Scrubber([*conf.get("SCRUB_KEYS"), *custom], _sensitive_post_names(request))
+
+
+def _sensitive_post_names(request: HttpRequest | None) -> tuple[str, ...]:
+    """The names ``sensitive_post_parameters`` hides, as scrub keys of the whole record
+    (validation details, captured locals). With no names given, every name of the parsed body.
+    """
+    sensitive = getattr(request, "sensitive_post_parameters", None)
+    if not sensitive:
+        return ()
+    if sensitive != "__ALL__":
+        return tuple(str(name) for name in sensitive)
+    names: list[str] = []
+    for parsed in (getattr(request, DRF_DATA_ATTR, None), request.__dict__.get("_post")):
+        if isinstance(parsed, (dict, MultiValueDict)):
+            names.extend(str(key) for key in list(parsed)[: 2 * MAX_LOCALS_PER_FRAME])
+    return tuple(names)
 
 
 def format_traceback(exception: BaseException, scrubber: Scrubber) -> str:
@@ -281,11 +297,19 @@ def request_body(request: HttpRequest, scrubber: Scrubber, limit: int) -> Any:
 _VALIDATION_ERRORS = (DjangoValidationError, DRFValidationError)
 
 
-def _details(error: ApiError, scrubber: Scrubber) -> Any:
-    """Validation details; a sensitive field's message may echo its value, so it is hidden."""
+def _details(error: ApiError, scrubber: Scrubber, request: HttpRequest | None) -> Any:
+    """Validation details; a sensitive field's message may echo its value, so it is hidden
+    (a field whose path has a sensitive name, or any field under ``sensitive_post_parameters()``
+    without names)."""
+    hide_all = getattr(request, "sensitive_post_parameters", None) == "__ALL__"
     details = [d.as_dict() for d in error.details]
     for detail in details:
-        if scrubber.is_sensitive(detail["field"]):
+        field_path = str(detail["field"])
+        if (
+            hide_all
+            or scrubber.is_sensitive(field_path)
+            or any(map(scrubber.is_sensitive, field_path.split(".")))
+        ):
             detail["message"] = FILTERED
     return scrubber.scrub(details)
 
@@ -294,7 +318,7 @@ def build(state: ErrorState, request: HttpRequest | None) -> Record:
     """The scrubbed record of ``state``'s error (never raises; missing parts stay empty)."""
     error: ApiError = state.error
     exception = error.exception
-    scrubber = _attempt(Scrubber(), _scrubber)
+    scrubber = _attempt(Scrubber(), lambda: _scrubber(request))
     record = Record(
         logging_hash=str(state.logging_hash),
         created=timezone.now(),
@@ -302,7 +326,7 @@ def build(state: ErrorState, request: HttpRequest | None) -> Record:
         code=error.code[:64],
         fingerprint=_attempt("", lambda: fingerprint(exception, error.status, error.code)),
         message=_attempt("", lambda: scrubber.scrub_text(str(error.message), MAX_MESSAGE)),
-        details=_attempt([], lambda: _details(error, scrubber)),
+        details=_attempt([], lambda: _details(error, scrubber, request)),
         compute_node=_attempt("", lambda: conf.compute_node()[:255]),
     )
     if exception is not None:
@@ -338,6 +362,18 @@ def build(state: ErrorState, request: HttpRequest | None) -> Record:
         record.user_id = _attempt("", lambda: _user_id(request))
         # The same id the profile's headers carry, whichever of the two comes first.
         record.request_id = _attempt("", lambda: request_id(request)[:255])
+    return _storable(record)
+
+
+def _storable(record: Record) -> Record:
+    """Every text of ``record`` as any database stores it: NUL and lone surrogates escaped
+    (a client's ``%00`` or ``"\\ud800"`` must not cost the row)."""
+    for item in fields(record):
+        value = getattr(record, item.name)
+        if isinstance(value, str):
+            setattr(record, item.name, storable_text(value))
+        elif isinstance(value, (dict, list)):
+            setattr(record, item.name, storable(value))
     return record
 
 

@@ -53,6 +53,7 @@ urlpatterns = [
     path("errorlog/", include("tests.views_errorlog")),
     path("logged-fixes/", include("tests.views_logged_fixes")),
     path("retry/", include("tests.views_retry")),
+    path("bad-input/", include("tests.support.bad_input")),
 ]
 
 handler400 = "counterbalance_errors.views.bad_request"

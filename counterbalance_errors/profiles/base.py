@@ -239,7 +239,9 @@ class Profile:
         return {}
 
     def encode(self, body: Any) -> bytes:
-        return _ENCODER.encode(body).encode()
+        # A lone surrogate (a client's "\ud800" echoed in a message) becomes that same JSON
+        # escape again, instead of failing to encode (SPEC §4: any input keeps its hash).
+        return _ENCODER.encode(body).encode("utf-8", "backslashreplace")
 
     def render(
         self, error: ApiError, logging_hash: str | None, request: HttpRequest | None = None

@@ -1,0 +1,1 @@
+"""Support code for the tests: views, URLconfs and helpers (no tests here)."""

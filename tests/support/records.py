@@ -1,0 +1,43 @@
+"""Where a logged error went: its stored row, or the fallback line that carries its hash.
+
+Every test of issue 9 looks a row up through :func:`stored`, so that a background recorder
+can be waited for in this one place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from django.http import HttpResponseBase
+
+from counterbalance_errors.models import ErrorLog
+from counterbalance_errors.profiles import HASH_HEADER
+
+
+def stored(logging_hash: str) -> ErrorLog | None:
+    """The row stored under ``logging_hash`` (with its group), or None."""
+    return ErrorLog.objects.select_related("group").filter(logging_hash=logging_hash).first()
+
+
+def header_hash(response: HttpResponseBase, header: str = HASH_HEADER) -> str:
+    value = response.get(header)
+    assert value, f"no {header} header: {response.status_code} {response.content!r}"  # type: ignore[attr-defined]
+    return str(value)
+
+
+def fallback_hashes(caplog: pytest.LogCaptureFixture) -> set[str]:
+    """The hashes of the JSON lines sent to the ``counterbalance_errors`` logger."""
+    found = set()
+    for record in caplog.records:
+        if record.name == "counterbalance_errors" and record.levelno >= logging.WARNING:
+            message = record.getMessage()
+            if message.startswith("{"):
+                found.add(str(json.loads(message).get("logging_hash")))
+    return found
+
+
+def body_json(response: HttpResponseBase) -> Any:
+    return json.loads(response.content)  # type: ignore[attr-defined]
