@@ -211,16 +211,16 @@ DATABASE_MESSAGES = [
         f'syntax error at or near "{FILTERED}"',
     ),
     (
-        '(1062, "Duplicate entry \'x\' for yS3CRET\' for key \'secret\'")',
-        f'(1062, "Duplicate entry \'{FILTERED}\' for key \'secret\'")',
+        "(1062, \"Duplicate entry 'x' for yS3CRET' for key 'secret'\")",
+        f"(1062, \"Duplicate entry '{FILTERED}' for key 'secret'\")",
     ),
     (
         "(1366, 'Incorrect integer value: \\'S3\"CR\\'ET\\' for column `db`.`t`.`n` at row 1')",
         f"(1366, 'Incorrect integer value: \\'{FILTERED}\\' for column `db`.`t`.`n` at row 1')",
     ),
     (
-        '(1064, "... for the right syntax to use near \'\'S3CRET\' at line 1")',
-        f'(1064, "... for the right syntax to use near \'{FILTERED}\' at line 1")',
+        "(1064, \"... for the right syntax to use near ''S3CRET' at line 1\")",
+        f"(1064, \"... for the right syntax to use near '{FILTERED}' at line 1\")",
     ),
 ]
 
