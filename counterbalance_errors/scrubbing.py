@@ -13,6 +13,7 @@ database errors inside free text.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -98,7 +99,8 @@ def storable_text(text: str) -> str:
 
 
 def storable(data: Any) -> Any:
-    """A copy of JSON-safe ``data`` whose strings and keys are :func:`storable_text`.
+    """A copy of JSON-safe ``data`` whose strings and keys are :func:`storable_text`, with
+    ``inf`` and ``nan`` as text.
 
     Iterative: ``data`` is already bounded by :meth:`Scrubber.scrub`, but never trusted."""
     root: list[Any] = [data]
@@ -108,6 +110,8 @@ def storable(data: Any) -> Any:
         value = parent[slot]
         if isinstance(value, str):
             parent[slot] = storable_text(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            parent[slot] = repr(value)  # JSON has no inf or nan (a client's 1e999)
         elif isinstance(value, dict):
             copy = {storable_text(str(key)): item for key, item in value.items()}
             parent[slot] = copy
