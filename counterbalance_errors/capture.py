@@ -182,7 +182,13 @@ _CONTAINERS = (dict, list, tuple, set, frozenset)
 
 def local_repr(value: Any, scrubber: Scrubber) -> str:
     """The repr of a local, scrubbed: a dict, list, tuple, set or MultiValueDict (a QueryDict)
-    is scrubbed by key first and represented afterwards, any other value's repr as text."""
+    is scrubbed by key first and represented afterwards, a request without its query string
+    (percent-encoded, ``password%3D…`` escapes the text scrubber; the query has its own
+    column), any other value's repr as text."""
+    http_request = getattr(value, "_request", value)  # a DRF Request wraps a Django one
+    if isinstance(http_request, HttpRequest):
+        method = str(http_request.method or "")[:16]
+        return scrubber.scrub_text(f"<{type(value).__name__}: {method} {http_request.path!r}>", 400)
     if isinstance(value, MultiValueDict):
         scrubbed = scrubber.scrub(dict(value.lists()), max_depth=6, max_nodes=300)
         return scrubber.scrub_text(f"<{type(value).__name__}: {_safe_repr(scrubbed)}>", 400)

@@ -104,18 +104,18 @@ def crash(request: HttpRequest) -> HttpResponse:
 _DATABASE_ERRORS = {
     "postgresql": {
         "unique": [
-            "CREATE TEMPORARY TABLE cb_bad (secret text UNIQUE)",
+            "CREATE TEMPORARY TABLE IF NOT EXISTS cb_bad (secret text UNIQUE)",
             "INSERT INTO cb_bad VALUES (%(v)s)",
             "INSERT INTO cb_bad VALUES (%(v)s)",
         ],
         "functional-unique": [
-            "CREATE TEMPORARY TABLE cb_bad (email text)",
-            "CREATE UNIQUE INDEX cb_bad_email ON cb_bad (lower(email))",
+            "CREATE TEMPORARY TABLE IF NOT EXISTS cb_bad (email text)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS cb_bad_email ON cb_bad (lower(email))",
             "INSERT INTO cb_bad VALUES (%(v)s)",
             "INSERT INTO cb_bad VALUES (%(v)s)",
         ],
         "failing-row": [
-            "CREATE TEMPORARY TABLE cb_bad (note text, n int NOT NULL)",
+            "CREATE TEMPORARY TABLE IF NOT EXISTS cb_bad (note text, n int NOT NULL)",
             "INSERT INTO cb_bad VALUES (%(v)s, NULL)",
         ],
         "input-syntax": ["SELECT 1 WHERE 1 = %(v)s::text::int"],
@@ -123,12 +123,12 @@ _DATABASE_ERRORS = {
     },
     "mysql": {
         "unique": [
-            "CREATE TEMPORARY TABLE cb_bad (secret varchar(190) UNIQUE)",
+            "CREATE TEMPORARY TABLE IF NOT EXISTS cb_bad (secret varchar(190) UNIQUE)",
             "INSERT INTO cb_bad VALUES (%(v)s)",
             "INSERT INTO cb_bad VALUES (%(v)s)",
         ],
         "incorrect-value": [
-            "CREATE TEMPORARY TABLE cb_bad (n int NOT NULL)",
+            "CREATE TEMPORARY TABLE IF NOT EXISTS cb_bad (n int NOT NULL)",
             "INSERT INTO cb_bad VALUES (%(v)s)",
         ],
     },
@@ -136,13 +136,16 @@ _DATABASE_ERRORS = {
 
 
 def database_error(request: HttpRequest, shape: str) -> HttpResponse:
-    """Runs statements that fail with a message quoting ``?value=``."""
-    value = request.GET.get("value", "")
+    """Runs statements that fail with a message quoting the ``X-Value`` header (whose value
+    is never stored: only the database's message can leak it)."""
+    value = request.headers.get("X-Value", "")
     with transaction.atomic(), connection.cursor() as cursor:
         for statement in _DATABASE_ERRORS[connection.vendor][shape]:
             if connection.vendor == "mysql":
                 cursor.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES'")
-            cursor.execute(statement, {"v": value})
+            cursor.execute(
+                statement.replace("cb_bad", f"cb_bad_{shape.replace('-', '_')}"), {"v": value}
+            )
     return HttpResponse("unreachable")
 
 
