@@ -11,8 +11,6 @@ Django can interrupt a view: use the server's timeout (gunicorn sync workers ``-
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from collections.abc import Awaitable, Callable
 
 from django.http import HttpRequest, HttpResponseBase
@@ -20,27 +18,18 @@ from django.utils.log import log_response
 
 from counterbalance_errors import catalog, responses
 from counterbalance_errors.exceptions import RequestTimeout
+from counterbalance_errors.guard import guarded
 from counterbalance_errors.profiles import get_profile
-from counterbalance_errors.profiles.base import STARTED_ATTR
-
-logger = logging.getLogger("counterbalance_errors")
-
-
-def start(request: HttpRequest) -> None:
-    """Remember when the request reached the middleware (for ``Response-Time``)."""
-    setattr(request, STARTED_ATTR, time.perf_counter())
 
 
 async def within_budget(
     get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]], request: HttpRequest
 ) -> HttpResponseBase:
     """``await get_response(request)``, or the ``RequestTimeout`` envelope once over budget."""
-    try:
+    seconds = None
+    # A custom profile's budget() must not fail every request, success included.
+    with guarded("could not get the time budget"):
         seconds = get_profile().budget()
-    except Exception:
-        # A custom profile's budget() must not fail every request, success included.
-        logger.exception("counterbalance_errors could not get the time budget")
-        seconds = None
     if seconds is None:
         return await get_response(request)
     timeout = asyncio.timeout(seconds)

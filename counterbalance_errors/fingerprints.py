@@ -45,17 +45,26 @@ def is_in_app(frame: FrameType) -> bool:
     return not frame.f_code.co_filename.startswith(_LIBRARY_PATHS)
 
 
+def fingerprint_parts(exception: BaseException | None, status: int, code: str) -> tuple[str, ...]:
+    """What the grouping key is made of, read from the live frames: exception class + in-app
+    frames, or status + code without a traceback. With no in-app frame, every frame counts."""
+    tb = exception.__traceback__ if exception is not None else None
+    if exception is None or tb is None:
+        return ("status", str(status), code)
+    frames = [frame for frame, _ in traceback.walk_tb(tb)]
+    in_app = [frame for frame in frames if is_in_app(frame)] or frames
+    return ("exception", qualified_name(type(exception)), *map(frame_name, in_app))
+
+
+def fingerprint_of(parts: tuple[str, ...]) -> str:
+    """The grouping key of :func:`fingerprint_parts`: 64 hex characters."""
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
 def fingerprint(exception: BaseException | None, status: int, code: str) -> str:
     """The grouping key: exception class + in-app frames, or status + code without a traceback.
 
     No line numbers and no message, so a deploy that moves code or an error whose message
-    carries an id does not start a new group. With no in-app frame, every frame counts.
+    carries an id does not start a new group.
     """
-    tb = exception.__traceback__ if exception is not None else None
-    if exception is None or tb is None:
-        parts = ["status", str(status), code]
-    else:
-        frames = [frame for frame, _ in traceback.walk_tb(tb)]
-        in_app = [frame for frame in frames if is_in_app(frame)] or frames
-        parts = ["exception", qualified_name(type(exception)), *map(frame_name, in_app)]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return fingerprint_of(fingerprint_parts(exception, status, code))

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.conf import settings
@@ -14,10 +13,10 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.views import set_rollback
 
 from counterbalance_errors import capture, catalog, responses
+from counterbalance_errors import context as request_context
 from counterbalance_errors.exceptions import InvalidVersion
+from counterbalance_errors.guard import guarded
 from counterbalance_errors.renderers import EnvelopeJSONRenderer
-
-logger = logging.getLogger("counterbalance_errors")
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse | None:
@@ -35,18 +34,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse |
     error = catalog.from_exception(_refine(exc, request))
     if error.is_server_error:
         _prepare_reraise(request)
-        capture.remember_drf_data(request)  # DRF's parsed body, for the stored record
+        if request is not None:  # DRF's parsed body, for the stored record
+            capture.remember_drf_data(request, request_context.of(request))
         return None
     set_rollback()
-    try:
+    # Raising here would turn the client's 4xx into a logged 500.
+    with guarded("could not answer %s", error.code):
         if request is not None:
             # Django's own handling of a SuspiciousOperation, which answering it here skips.
-            responses.replicate_django_logging(responses.django_request(request), exc)
+            responses.replicate_django_logging(request_context.django_request(request), exc)
         return responses.error_response(request, error)
-    except Exception:
-        # Raising here would turn the client's 4xx into a logged 500.
-        logger.exception("counterbalance_errors could not answer %s", error.code)
-        return responses.last_resort(error.code, error.status)
+    return responses.last_resort(error.code, error.status)
 
 
 def _refine(exc: Exception, request: Any) -> Exception:

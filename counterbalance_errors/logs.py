@@ -35,7 +35,7 @@ class LoggingHashFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "logging_hash", None) is None:
-            from counterbalance_errors.responses import get_logging_hash
+            from counterbalance_errors.context import logging_hash_of as get_logging_hash
 
             request = getattr(record, "request", None)
             record.logging_hash = get_logging_hash(request) if request is not None else None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,7 +39,9 @@ from django.urls import resolve
 from django.utils.log import log_response
 from django.views.debug import ExceptionReporter, get_exception_reporter_class
 
-from counterbalance_errors import budget, capture, catalog, responses
+from counterbalance_errors import budget, capture, catalog, context, responses
+from counterbalance_errors.context import RequestContext
+from counterbalance_errors.guard import guarded
 from counterbalance_errors.profiles import get_profile
 
 logger = logging.getLogger("counterbalance_errors")
@@ -63,32 +66,47 @@ class ErrorEnvelopeMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        self.start(request)
+        ctx = self.start(request)
+        token = context.current.set(ctx)
         try:
-            response = self.get_response(request)
-        except Exception as exc:
-            response = self.escaped(request, exc)
-        response = self.finish(request, response)  # type: ignore[arg-type]
-        capture.persist_deferred(request, responses.get_state(request))
+            try:
+                response = self.get_response(request)
+            except Exception as exc:
+                response = self.escaped(request, exc)
+            response = self.finish(request, response)  # type: ignore[arg-type]
+            capture.record_deferred(request, ctx)
+        finally:
+            context.current.reset(token)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        self.start(request)
+        ctx = self.start(request)
+        token = context.current.set(ctx)
         try:
-            # The time budget can only be enforced here (docs/profiles.md, "Time budgets").
-            response = await budget.within_budget(self.get_response, request)  # type: ignore[arg-type]
-        except Exception as exc:
-            response = self.escaped(request, exc)
-        response = self.finish(request, response)
-        await capture.apersist_deferred(request, responses.get_state(request))
+            try:
+                # The time budget can only be enforced here (docs/profiles.md, "Time budgets").
+                response = await budget.within_budget(self.get_response, request)  # type: ignore[arg-type]
+            except Exception as exc:
+                response = self.escaped(request, exc)
+            response = self.finish(request, response)
+            await capture.arecord_deferred(request, ctx)
+        finally:
+            context.current.reset(token)
         return response
 
-    def start(self, request: HttpRequest) -> None:
-        _mark_seen(request)
-        capture.defer(request)  # stored after the response, outside the view's transaction
-        budget.start(request)
+    def start(self, request: HttpRequest) -> RequestContext:
+        """The request's context: seen, started now, its error captured at the end (after the
+        response, outside the view's transaction)."""
+        ctx = context.of(request)
+        ctx.seen = True
+        ctx.deferred = True
+        ctx.started = time.perf_counter()
+        scope = getattr(request, "scope", None)
+        if scope is not None:
+            scope[SEEN_KEY] = True  # for ErrorEnvelopeASGI
         if settings.DEBUG:
             _remember_in_technical_pages(request)
+        return ctx
 
     def escaped(self, request: HttpRequest, exc: Exception) -> HttpResponseBase:
         """Answer an exception that escaped Django's own error handling below us.
@@ -99,8 +117,10 @@ class ErrorEnvelopeMiddleware:
         when one was remembered, is the one the client is told about and Django's log gets.
         """
         try:
-            state = responses.get_state(request)
-            error = state.error if state is not None else catalog.from_exception(exc)
+            ctx = context.get(request)
+            error = ctx.error if ctx is not None else None
+            if error is None:
+                error = catalog.from_exception(exc)
             response = responses.error_response(request, error)
             log_response(
                 "%s: %s",
@@ -117,34 +137,22 @@ class ErrorEnvelopeMiddleware:
 
     def finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         """Envelope an error response that is not one yet, add the profile's headers."""
-        try:
+        with guarded("could not finish the response"):
             if response.status_code >= 400 and not responses.is_envelope(response):
                 responses.rewrite(request, response, error_for_response(request, response))
-            responses.add_response_headers(get_profile(), request, response)
-        except Exception:
-            logger.exception("counterbalance_errors could not finish the response")
+            responses.add_response_headers(get_profile(), context.of(request), response)
         return response
 
     def process_exception(
         self, request: HttpRequest, exception: Exception
     ) -> HttpResponseBase | None:
-        try:
+        with guarded("could not handle %r", exception):
             error = catalog.from_exception(exception)
             if error.is_server_error:
                 return None  # Django logs it, fires the signal, then calls handler500.
             responses.replicate_django_logging(request, exception)
             return responses.error_response(request, error)
-        except Exception:
-            logger.exception("counterbalance_errors could not handle %r", exception)
-            return None
-
-
-def _mark_seen(request: HttpRequest) -> None:
-    """Tell ErrorEnvelopeASGI and the URLconf handlers that the middleware saw this request."""
-    setattr(request, responses.SEEN_ATTR, True)
-    scope = getattr(request, "scope", None)
-    if scope is not None:
-        scope[SEEN_KEY] = True
+        return None
 
 
 @functools.lru_cache(maxsize=8)
@@ -155,7 +163,7 @@ def _remembering_reporter(base: type[ExceptionReporter]) -> type[ExceptionReport
         def __init__(self, request: HttpRequest | None, *args: Any, **kwargs: Any) -> None:
             super().__init__(request, *args, **kwargs)
             if request is not None and isinstance(self.exc_value, Exception):
-                remember(request, self.exc_value)
+                context.remember(request, self.exc_value)
 
     return RememberingReporter
 
@@ -170,15 +178,19 @@ def _remember_in_technical_pages(request: HttpRequest) -> None:
 
 def error_for_response(request: HttpRequest, response: HttpResponseBase) -> catalog.ApiError:
     """The canonical error behind an error response that is not an envelope yet."""
-    state = responses.get_state(request)
-    if state is not None and (
-        response.status_code == state.error.status
-        or (state.django_answers and response.status_code == django_status(state.error.exception))
+    ctx = context.get(request)
+    if (
+        ctx is not None
+        and (error := ctx.error) is not None
+        and (
+            response.status_code == error.status
+            or (ctx.django_answers and response.status_code == django_status(error.exception))
+        )
     ):
         # The error remembered from the exception (the got_request_exception receiver, or the
         # DEBUG exception reporter) that Django answered with its own page. An error we
         # answered ourselves does not explain another status a middleware returned later.
-        return state.error
+        return error
     headers = {}
     if response.has_header("Allow"):
         headers["Allow"] = response["Allow"]
@@ -229,21 +241,15 @@ def remember_uncaught_exception(sender: Any, request: HttpRequest | None = None,
     """``got_request_exception`` receiver: keep the 5xx's exception and give it its hash.
 
     It runs before Django calls handler500 and logs the error, so the envelope, the log record
-    and the stored row all see the same error and hash, with ``DEBUG`` on or off.
+    and the stored row all see the same error and hash, with ``DEBUG`` on or off. Without the
+    middleware the error is captured here: Django sends the signal after the view's
+    transaction is over.
     """
     exc = sys.exc_info()[1]
     if request is not None and isinstance(exc, Exception):
-        remember(request, exc)
-
-
-def remember(request: HttpRequest, exc: Exception) -> None:
-    """Attach the error of ``exc`` (and its hash) to ``request``; never raises."""
-    try:
-        state = responses.attach(request, catalog.from_exception(exc))
-        state.django_answers = True
-        capture.store_unless_deferred(request, state)
-    except Exception:
-        logger.exception("counterbalance_errors could not remember %r", exc)
+        ctx = context.remember(request, exc)
+        if ctx is not None:
+            capture.record_unless_deferred(request, ctx)
 
 
 def connect_signals() -> None:

@@ -28,7 +28,7 @@ from rest_framework.permissions import AllowAny
 
 from counterbalance_errors import conf
 from counterbalance_errors.catalog import CATALOG, ApiError, FieldError, make
-from counterbalance_errors.profiles import Profile, get_profile
+from counterbalance_errors.profiles import Profile, RenderContext, get_profile
 from counterbalance_errors.profiles.base import HASH_PATTERN, string_header
 
 #: Attribute listing extra catalog codes on a view class or handler method (see error_codes).
@@ -143,7 +143,7 @@ def error_response(
     examples: dict[str, Any] = {}
     for error in errors:
         logging_hash = EXAMPLE_HASH if error.status in logged else None
-        rendered = profile.render(error, logging_hash)
+        rendered = profile.render(error, RenderContext(logging_hash=logging_hash))
         if "Retry-After" in rendered.headers:
             headers["Retry-After"] = string_header(
                 "Seconds to wait before retrying (at least 1).", "^[1-9][0-9]*$", required=False

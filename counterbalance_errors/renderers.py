@@ -13,7 +13,7 @@ from typing import Any
 
 from rest_framework.renderers import JSONRenderer
 
-from counterbalance_errors import catalog, responses
+from counterbalance_errors import catalog, context, responses
 
 
 class EnvelopeJSONRenderer(JSONRenderer):
@@ -32,8 +32,8 @@ class EnvelopeJSONRenderer(JSONRenderer):
             # Another renderer (the browsable API's HTML page for ``Accept: text/html`` or
             # ``?format=api``) embeds our output in its own: remember the error, with its
             # details, for the middleware, which rewrites that page into the envelope.
-            responses.attach(request, error)
+            context.attach(request, error)
             return super().render(data, accepted_media_type, renderer_context)
-        _, rendered = responses.render(request, error)
+        _, rendered = responses.render(error, responses.prepare(request, error))
         responses.apply(response, rendered)
         return rendered.content

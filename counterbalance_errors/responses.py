@@ -1,16 +1,17 @@
 """From a canonical error to an HTTP response, for one request.
 
 Every entry point (middleware, DRF handler, renderer, URLconf views, WSGI/ASGI wrappers) ends
-here, so the logging_hash, the body, the headers and the request state always agree.
+here, so the logging_hash, the body, the headers and the request context always agree. The
+answer reads top to bottom: the canonical error becomes the request's error in its context
+(:func:`prepare`), which is captured for storage, then the profile renders it from a render
+context (:func:`render`, pure), then the response is built or rewritten.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import (
@@ -21,97 +22,53 @@ from django.core.exceptions import (
 )
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from counterbalance_errors import capture, conf
+from counterbalance_errors import capture, context
 from counterbalance_errors.catalog import CATALOG, ApiError
+from counterbalance_errors.context import RequestContext
+from counterbalance_errors.guard import guarded
 from counterbalance_errors.profiles import CounterbalanceProfile, Profile, Rendered, get_profile
 
 logger = logging.getLogger("counterbalance_errors")
 
-#: Attribute on the request holding the :class:`ErrorState` of its error, if any.
-STATE_ATTR = "counterbalance_error"
 #: Attribute on a response that is already an envelope (never rewritten again).
 ENVELOPE_ATTR = "counterbalance_envelope"
-#: Attribute on a request that went through ErrorEnvelopeMiddleware.
-SEEN_ATTR = "counterbalance_seen"
 
 # Headers that describe the old body and would corrupt the new one.
 _BODY_HEADERS = ("Content-Encoding", "Content-MD5", "ETag", "Content-Disposition", "Content-Range")
 
 
-@dataclass(slots=True)
-class ErrorState:
-    """The error of one request: what the client was told, and what is to be recorded."""
+def prepare(request: Any, error: ApiError) -> RequestContext:
+    """Make ``error`` the request's error and capture it, now or at the end of the request.
 
-    error: ApiError
-    logging_hash: str | None
-    #: Django answers this error itself (its technical page, handler500): the response then
-    #: has Django's status for the exception, not the error's.
-    django_answers: bool = False
-
-
-def django_request(request: Any) -> HttpRequest:
-    """The Django request behind a DRF ``Request`` (or the request itself)."""
-    return getattr(request, "_request", request)  # type: ignore[no-any-return]
-
-
-def get_state(request: Any) -> ErrorState | None:
-    return getattr(django_request(request), STATE_ATTR, None)
-
-
-def get_logging_hash(request: Any) -> str | None:
-    """The logging_hash given to this request's client, if its error was logged."""
-    state = get_state(request)
-    return state.logging_hash if state else None
-
-
-def new_logging_hash() -> str:
-    """40 lowercase hex characters, 160 random bits (SPEC §4)."""
-    return secrets.token_hex(20)
-
-
-def attach(request: Any, error: ApiError) -> ErrorState:
-    """Record ``error`` as this request's error, giving it a hash when its status is logged.
-
-    One request has one hash: a second error (say, handler500 after the signal) reuses it.
+    The middleware captures once the response is finished, outside the view's transaction;
+    without it (the URLconf views, the DRF handler outside the middleware), it is captured now.
     """
-    http_request = django_request(request) if request is not None else None
-    previous = get_state(http_request) if http_request is not None else None
-    logging_hash = None
-    if error.status in conf.logged_statuses():
-        logging_hash = (previous.logging_hash if previous else None) or new_logging_hash()
-    state = ErrorState(error=error, logging_hash=logging_hash)
-    if http_request is not None:
-        setattr(http_request, STATE_ATTR, state)
-    return state
+    ctx = context.attach(request, error)
+    capture.remember_drf_data(request, ctx)
+    capture.record_unless_deferred(request, ctx)
+    return ctx
 
 
-def render(request: Any, error: ApiError) -> tuple[Profile, Rendered]:
+def render(error: ApiError, ctx: RequestContext) -> tuple[Profile, Rendered]:
     """Render ``error`` with the active profile, or the default one if that profile fails.
 
     A user's profile that raises must not turn an error into a crash of the error handling.
+    Rendering reads and writes nothing but its result.
     """
-    state = attach(request, error)
     profile = get_profile()
-    http_request = django_request(request) if request is not None else None
-    capture.remember_drf_data(request)
-    capture.store_unless_deferred(http_request, state)
-    try:
-        return profile, profile.render(error, state.logging_hash, http_request)
-    except Exception:
-        logger.exception("Profile %r could not render %s", type(profile).__name__, error.code)
+    render_context = ctx.render_context()
+    with guarded("Profile %r could not render %s", type(profile).__name__, error.code):
+        return profile, profile.render(error, render_context)
     fallback = CounterbalanceProfile()
-    return fallback, fallback.render(error, state.logging_hash, http_request)
+    return fallback, fallback.render(error, render_context)
 
 
-def add_response_headers(profile: Profile, request: Any, response: HttpResponseBase) -> None:
+def add_response_headers(profile: Profile, ctx: RequestContext, response: HttpResponseBase) -> None:
     """Add the headers ``profile`` puts on every response; a failing profile adds none."""
-    try:
-        headers = profile.response_headers(django_request(request), response)
-    except Exception:
-        logger.exception("Profile %r could not give its response headers", type(profile).__name__)
-        return
-    for name, value in headers.items():
-        response[name] = value
+    with guarded("Profile %r could not give its response headers", type(profile).__name__):
+        headers = profile.response_headers(ctx.render_context(), response)
+        for name, value in headers.items():
+            response[name] = value
 
 
 def error_response(request: Any, error: ApiError) -> HttpResponse:
@@ -120,17 +77,17 @@ def error_response(request: Any, error: ApiError) -> HttpResponse:
     Under ErrorEnvelopeMiddleware the profile's per-response headers are left to its
     ``finish()``, so they are computed once (cloudapi hashes the body for them).
     """
-    profile, rendered = render(request, error)
-    try:
+    ctx = prepare(request, error)
+    profile, rendered = render(error, ctx)
+    response: HttpResponse | None = None
+    with guarded("Profile %r gave an unusable response", type(profile).__name__):
         response = _new_response(rendered)
-    except Exception:
+    if response is None:
         # A header value Django refuses (BadHeaderError) fails here, outside render().
-        logger.exception("Profile %r gave an unusable response", type(profile).__name__)
-        http_request = django_request(request) if request is not None else None
         profile = CounterbalanceProfile()
-        response = _new_response(profile.render(error, get_logging_hash(request), http_request))
-    if request is None or not getattr(django_request(request), SEEN_ATTR, False):
-        add_response_headers(profile, request, response)
+        response = _new_response(profile.render(error, ctx.render_context()))
+    if not ctx.seen:
+        add_response_headers(profile, ctx, response)
     return response
 
 
@@ -179,7 +136,7 @@ def rewrite(request: Any, response: HttpResponseBase, error: ApiError) -> None:
     Keeps every header other middleware set (``Allow``, ``WWW-Authenticate``, cookies, CORS,
     security headers) and fixes the ones that describe the body.
     """
-    _, rendered = render(request, error)
+    _, rendered = render(error, prepare(request, error))
     for name in _BODY_HEADERS:
         if response.has_header(name):
             del response[name]

@@ -16,15 +16,13 @@ other middleware, CSRF rejections. Django requires them to be plain functions re
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.urls import Resolver404
 
-from counterbalance_errors import catalog, responses
-
-logger = logging.getLogger("counterbalance_errors")
+from counterbalance_errors import catalog, context, responses
+from counterbalance_errors.guard import guarded
 
 # Unlike Django's own handlers these are not decorated with ``requires_csrf_token``: it runs
 # CsrfViewMiddleware.process_view again, which re-reads request.POST and raises the very
@@ -32,15 +30,13 @@ logger = logging.getLogger("counterbalance_errors")
 
 
 def _answer(request: HttpRequest, exception: BaseException | None, fallback: str) -> HttpResponse:
-    try:
+    with guarded("could not answer %s", fallback):
         if exception is not None:
             error = catalog.from_exception(exception)
         else:
             error = catalog.make(fallback)
         return responses.error_response(request, error)
-    except Exception:
-        logger.exception("counterbalance_errors could not answer %s", fallback)
-        return responses.last_resort(fallback)
+    return responses.last_resort(fallback)
 
 
 def bad_request(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
@@ -56,7 +52,8 @@ def permission_denied(request: HttpRequest, exception: BaseException | None = No
 def page_not_found(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
     """handler404: a URL that matches nothing → ``EndpointNotFound``."""
     if exception is None or isinstance(exception, Resolver404):
-        if getattr(request, responses.SEEN_ATTR, False):
+        ctx = context.get(request)
+        if ctx is not None and ctx.seen:
             # A bare 404 for now: middleware below ErrorEnvelopeMiddleware that act on 404s
             # (APPEND_SLASH, contrib.redirects, flatpages) must see one, not the profile's
             # status (400 for counterbalance). ErrorEnvelopeMiddleware envelopes what is left.
@@ -67,23 +64,20 @@ def page_not_found(request: HttpRequest, exception: BaseException | None = None)
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: the error remembered for this request, else the exception being handled."""
-    state = responses.get_state(request)
-    if state is not None and state.error.is_server_error:
-        try:
-            return responses.error_response(request, state.error)
-        except Exception:
-            logger.exception("counterbalance_errors could not answer %s", state.error.code)
-            return responses.last_resort("InternalError")
+    ctx = context.get(request)
+    error = ctx.error if ctx is not None else None
+    if error is not None and error.is_server_error:
+        with guarded("could not answer %s", error.code):
+            return responses.error_response(request, error)
+        return responses.last_resort("InternalError")
     return _answer(request, sys.exc_info()[1], "InternalError")
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """``CSRF_FAILURE_VIEW``: 403 ``CsrfFailed``, Django's reason in the message."""
-    try:
+    with guarded("could not answer CsrfFailed"):
         message = catalog.CATALOG["CsrfFailed"].message
         if reason:
             message = catalog.truncate(f"{message} {reason}", 200)
         return responses.error_response(request, catalog.make("CsrfFailed", message))
-    except Exception:
-        logger.exception("counterbalance_errors could not answer CsrfFailed")
-        return responses.last_resort("CsrfFailed")
+    return responses.last_resort("CsrfFailed")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpResponseBase
 
 from counterbalance_errors.catalog import ApiError
-from counterbalance_errors.profiles import CounterbalanceProfile
+from counterbalance_errors.profiles import CounterbalanceProfile, RenderContext
 
 
 class ProfileFailure(RuntimeError):
@@ -16,19 +16,13 @@ class ProfileFailure(RuntimeError):
 
 class Broken_body(CounterbalanceProfile):
     def body(
-        self,
-        error: ApiError,
-        status: int,
-        logging_hash: str | None,
-        request: HttpRequest | None = None,
+        self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext
     ) -> Any:
         raise ProfileFailure("body")
 
 
 class Broken_response_headers(CounterbalanceProfile):
-    def response_headers(
-        self, request: HttpRequest | None, response: HttpResponseBase
-    ) -> dict[str, str]:
+    def response_headers(self, ctx: RenderContext, response: HttpResponseBase) -> dict[str, str]:
         raise ProfileFailure("response_headers")
 
 

@@ -21,7 +21,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.test import AsyncRequestFactory, RequestFactory, SimpleTestCase
 from django.views.debug import ExceptionReporter
 
-from counterbalance_errors import catalog, responses
+from counterbalance_errors import catalog, context, responses
 from counterbalance_errors import middleware as module
 from counterbalance_errors.exceptions import ServiceUnavailable
 from counterbalance_errors.middleware import ErrorEnvelopeMiddleware
@@ -137,7 +137,7 @@ def test_process_exception_returns_none_for_5xx(exc: Exception) -> None:
     request = RequestFactory().get("/plain/success/")
     assert ErrorEnvelopeMiddleware(ok).process_exception(request, exc) is None
     # Django then fires got_request_exception, logs, calls handler500: nothing attached yet.
-    assert responses.get_state(request) is None
+    assert context.get(request) is None
 
 
 def test_process_exception_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,9 +210,10 @@ def test_debug_installs_a_remembering_exception_reporter(settings: Any) -> None:
     assert issubclass(reporter_class, ExceptionReporter)
     exc = PermissionDenied("x")
     reporter_class(request, type(exc), exc, None)
-    state = responses.get_state(request)
-    assert state is not None
-    assert state.error.code == "NotAuthorized"
+    ctx = context.get(request)
+    assert ctx is not None
+    assert ctx.error is not None
+    assert ctx.error.code == "NotAuthorized"
 
 
 def test_no_reporter_without_debug() -> None:
@@ -244,7 +245,7 @@ def test_django_status(exc: BaseException | None, status: int | None) -> None:
 @pytest.mark.django_db
 def test_a_remembered_error_is_used_when_django_answered_it_with_its_own_status() -> None:
     request = RequestFactory().get("/plain/success/")
-    module.remember(request, RequestDataTooBig())
+    context.remember(request, RequestDataTooBig())
     error = module.error_for_response(request, HttpResponse(status=400))
     assert error.code == "RequestTooLarge"
     # A response of another status is another error (e.g. a later middleware's).
@@ -265,9 +266,9 @@ def test_remembering_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
 
     request = RequestFactory().get("/plain/success/")
     monkeypatch.setattr(catalog, "from_exception", broken)
-    module.remember(request, KeyError("x"))
+    context.remember(request, KeyError("x"))
     module.remember_uncaught_exception(None, request=None)
-    assert responses.get_state(request) is None
+    assert context.get(request) is None
 
 
 def test_streaming_error_with_content_length_is_rewritten() -> None:

@@ -10,7 +10,12 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client
 
 from counterbalance_errors import catalog, checks
-from counterbalance_errors.profiles import CounterbalanceProfile, get_profile, load_profile
+from counterbalance_errors.profiles import (
+    CounterbalanceProfile,
+    RenderContext,
+    get_profile,
+    load_profile,
+)
 from tests import profiles_broken
 from tests.settings import MIDDLEWARE
 
@@ -27,7 +32,7 @@ FAILING_PROFILES = [
 def test_broken_body_fails_for_its_own_reason() -> None:
     error = catalog.make("BadRequest")
     with pytest.raises(profiles_broken.ProfileFailure):
-        profiles_broken.Broken_body().body(error, 400, None, None)
+        profiles_broken.Broken_body().body(error, 400, None, RenderContext())
 
 
 @pytest.mark.parametrize("profile", FAILING_PROFILES)

@@ -9,15 +9,14 @@ import pytest
 from django.core.management import call_command
 from django.test import RequestFactory
 
-from counterbalance_errors import catalog, responses
+from counterbalance_errors import catalog, context, responses
 from counterbalance_errors.profiles import (
     BUILTIN,
     CounterbalanceProfile,
     Profile,
+    RenderContext,
     get_profile,
     header_value,
-    request_id,
-    response_time_ms,
 )
 from tests.profiletools import HASH, call, use_profile
 from tests.test_success_path import without_the_app
@@ -31,10 +30,10 @@ class TeapotProfile(Profile):
     name = "teapot"
     hash_header = "X-Teapot-Hash"
 
-    def body(self, error: Any, status: int, logging_hash: Any, request: Any = None) -> Any:
+    def body(self, error: Any, status: int, logging_hash: Any, ctx: Any) -> Any:
         return {"oops": error.code, "hash": logging_hash}
 
-    def response_headers(self, request: Any, response: Any) -> dict[str, str]:
+    def response_headers(self, ctx: Any, response: Any) -> dict[str, str]:
         return {"X-Teapot": "short and stout"}
 
 
@@ -149,16 +148,16 @@ def test_configured_header_values_are_made_safe(
 )
 def test_incoming_request_id_reused_only_when_safe(incoming: str, reused: bool) -> None:
     request = RequestFactory().get("/", HTTP_X_REQUEST_ID=incoming)
-    value = request_id(request)
+    value = context.of(request).request_id
     assert (value == incoming) is reused
-    assert request_id(request) == value  # one id per request
+    assert context.of(request).render_context().request_id == value  # one id per request
     assert header_value(value) == value
 
 
 def test_helpers_without_a_request() -> None:
-    assert request_id(None) != request_id(None)
-    assert response_time_ms(None) == 0
-    assert response_time_ms(RequestFactory().get("/")) == 0
+    assert RenderContext().request_id != RenderContext().request_id
+    assert RenderContext().response_time_ms() == 0
+    assert context.of(RequestFactory().get("/")).render_context().response_time_ms() == 0
 
 
 def test_error_answered_outside_a_request_has_a_cloudapi_request_id(settings: Any) -> None:
@@ -185,7 +184,7 @@ def test_strict_off_uses_canonical_statuses(settings: Any, name: str) -> None:
 def test_base_profile_defaults() -> None:
     profile = Profile()
     error = catalog.make("ResourceNotFound")
-    rendered = profile.render(error, None)
+    rendered = profile.render(error, RenderContext())
     assert (rendered.status, rendered.reason) == (404, None)
     assert json.loads(rendered.content) == {
         "error": {"code": "ResourceNotFound", "message": "The requested resource was not found."}

@@ -17,7 +17,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import AsyncClient, Client
 from django.utils import timezone
 
-from counterbalance_errors import capture, catalog, fingerprints, logs, recorder, responses
+from counterbalance_errors import capture, catalog, context, fingerprints, logs, recorder, responses
 from counterbalance_errors.models import ErrorGroup, ErrorLog
 from counterbalance_errors.testing import assert_error
 from tests.errorlog_helpers import dump, entry, fallback_lines, hash_of
@@ -305,19 +305,18 @@ def test_a_failure_while_storing_falls_back_to_one_log_line(
 
 
 def test_reentrant_store_only_logs(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
-    inner_outcomes: list[str] = []
     original = recorder._insert
-    inner = responses.attach(None, catalog.make("InternalError"))
+    inner = context.attach(None, catalog.make("InternalError"))
 
     def storing_again(record: capture.Record, alias: str) -> None:
-        inner_outcomes.append(capture.store(inner))
+        recorder.submit(capture.snapshot(None, inner))
         original(record, alias)
 
     monkeypatch.setattr(recorder, "_insert", storing_again)
-    outer = responses.attach(None, catalog.from_exception(raise_here(KeyError())))
+    outer = context.attach(None, catalog.from_exception(raise_here(KeyError())))
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
-        capture.store(outer)
-    assert inner_outcomes == [recorder.NOT_STORED]
+        recorder.submit(capture.snapshot(None, outer))
+    assert not ErrorLog.objects.filter(logging_hash=inner.logging_hash).exists()
     lines = fallback_lines(caplog)
     assert [line["logging_hash"] for line in lines if "while storing" in line["reason"]] == [
         inner.logging_hash

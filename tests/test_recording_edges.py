@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client, RequestFactory
 
-from counterbalance_errors import capture, catalog, fingerprints, logs, recorder, responses
+from counterbalance_errors import capture, catalog, context, fingerprints, logs, recorder
 from counterbalance_errors.models import ErrorLog
 from counterbalance_errors.scrubbing import FILTERED, MAX_DEPTH, MAX_ITEMS, TRUNCATED, Scrubber
 from tests.drf_compat import DRF_317
@@ -148,8 +148,8 @@ def test_a_body_longer_than_its_content_length() -> None:
 
 def test_a_request_without_user_or_session() -> None:
     request = RequestFactory().get("/x/?page=1")
-    state = responses.attach(request, catalog.make("InternalError"))
-    record = capture.build(state, request)
+    ctx = context.attach(request, catalog.make("InternalError"))
+    record = capture.snapshot(request, ctx).build()
     assert record.user_id == ""
     assert record.query == {"page": "1"}
 
@@ -171,9 +171,9 @@ def test_the_group_vanishing_between_statements_falls_back(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(recorder, "_create_group", lambda record, alias: None)
-    state = responses.attach(None, catalog.make("InternalError"))
+    ctx = context.attach(None, catalog.make("InternalError"))
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
-        assert capture.store(state) == recorder.NOT_STORED
+        recorder.submit(capture.snapshot(None, ctx))
     [line] = fallback_lines(caplog)
     assert line["reason"] == "RuntimeError: the error group disappeared while storing"
 

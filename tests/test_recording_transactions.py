@@ -14,7 +14,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.test import Client
 
-from counterbalance_errors import capture, catalog, recorder, responses
+from counterbalance_errors import capture, catalog, context, recorder
 from counterbalance_errors.models import ErrorLog
 from counterbalance_errors.testing import assert_error
 from tests.errorlog_helpers import (
@@ -140,8 +140,8 @@ def test_inside_a_broken_atomic_block_nothing_raises(
         with pytest.raises(IntegrityError):
             Widget.objects.create(name="dup")
         response = client.get("/plain/raise/unhandled/")
-        state = responses.attach(None, catalog.make("InternalError"))
-        assert capture.store(state) == recorder.NOT_STORED
+        state = context.attach(None, catalog.make("InternalError"))
+        recorder.submit(capture.snapshot(None, state))
     assert_error(response, "InternalError", status=500, logged=True)
     assert {line["logging_hash"] for line in fallback_lines(caplog)} == {
         hash_of(response),
@@ -208,8 +208,8 @@ def test_isolated_database_inside_a_broken_atomic_block(client: Client, settings
         Widget.objects.create(name="dup")
         with pytest.raises(IntegrityError):
             Widget.objects.create(name="dup")
-        state = responses.attach(None, catalog.make("InternalError"))
-        assert capture.store(state) == recorder.STORED
+        state = context.attach(None, catalog.make("InternalError"))
+        recorder.submit(capture.snapshot(None, state))
     assert ErrorLog.objects.filter(logging_hash=state.logging_hash).exists()
     assert not Widget.objects.exists()
 

@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponseNotFound
 from django.test import RequestFactory
 from django.urls import Resolver404
 
-from counterbalance_errors import catalog, responses, views
+from counterbalance_errors import catalog, context, responses, views
 from counterbalance_errors.testing import assert_error
 
 
@@ -40,7 +40,7 @@ def test_page_not_found_leaves_a_bare_404_to_the_middleware() -> None:
     """Inner middleware acting on 404s (APPEND_SLASH) must see a 404; the middleware
     envelopes it on the way out."""
     request = RequestFactory().get("/x")
-    setattr(request, responses.SEEN_ATTR, True)
+    context.of(request).seen = True
     response = views.page_not_found(request, Resolver404({}))
     assert isinstance(response, HttpResponseNotFound)
     assert not responses.is_envelope(response)
@@ -50,7 +50,7 @@ def test_page_not_found_leaves_a_bare_404_to_the_middleware() -> None:
 
 def test_server_error_uses_the_remembered_error() -> None:
     request = RequestFactory().get("/x/")
-    responses.attach(request, catalog.make("ServiceUnavailable", retry_after=5))
+    context.attach(request, catalog.make("ServiceUnavailable", retry_after=5))
     response = views.server_error(request)
     assert_error(response, "ServiceUnavailable", status=503, logged=True)
     assert response["Retry-After"] == "5"
@@ -85,7 +85,7 @@ def test_handlers_never_fail(handler: Any, code: str, status: int) -> None:
 @pytest.mark.usefixtures("broken_responses")
 def test_server_error_never_fails_with_a_remembered_error() -> None:
     request = RequestFactory().get("/x/")
-    responses.attach(request, catalog.make("InternalError"))
+    context.attach(request, catalog.make("InternalError"))
     response = views.server_error(request)
     assert response.status_code == 500
     assert json.loads(response.content)["error"]["code"] == "InternalError"

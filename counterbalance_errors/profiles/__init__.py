@@ -18,13 +18,13 @@ from counterbalance_errors import conf
 from counterbalance_errors.profiles.base import (
     HASH_HEADER,
     Profile,
+    RenderContext,
     Rendered,
     ascii_text,
     error_object,
     header_value,
     message_with_details,
-    request_id,
-    response_time_ms,
+    new_request_id,
 )
 from counterbalance_errors.profiles.cloudapi import CloudApiProfile
 from counterbalance_errors.profiles.counterbalance import CounterbalanceProfile
@@ -43,6 +43,7 @@ __all__ = [
     "ProblemDetailsProfile",
     "Profile",
     "ReasonPhraseProfile",
+    "RenderContext",
     "Rendered",
     "ascii_text",
     "clear_cache",
@@ -51,8 +52,7 @@ __all__ = [
     "header_value",
     "load_profile",
     "message_with_details",
-    "request_id",
-    "response_time_ms",
+    "new_request_id",
 ]
 
 BUILTIN: dict[str, type[Profile]] = {

@@ -14,30 +14,21 @@ import re
 import time
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpResponseBase
 
 from counterbalance_errors import conf
 from counterbalance_errors.catalog import ApiError, truncate
 
 #: The default header that carries the logging_hash of logged errors.
 HASH_HEADER = "X-Counterbalance-Log-Hash"
-#: Request attributes set by the middleware and the profiles.
-STARTED_ATTR = "counterbalance_started"
-REQUEST_ID_ATTR = "counterbalance_request_id"
-#: The incoming header whose value may become the request id.
-INCOMING_REQUEST_ID = "HTTP_X_REQUEST_ID"
 
 _UNSAFE_HEADER_CHARS = re.compile(r"[^\x20-\x7e]")
 _LINE_BREAKS = re.compile(r"[\t\n\r\v\f]+")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-# An incoming request id is reused only when it is this tame: no spaces, no separators an
-# HTTP parser or a log line could trip on.
-_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-
 HASH_PATTERN = "^[0-9a-f]{40}$"
 
 # One encoder for every error body: json.dumps builds a new one per call for these options.
@@ -72,37 +63,6 @@ def ascii_text(value: object, limit: int) -> str:
     return text.strip()[:limit].rstrip()
 
 
-def request_id(request: HttpRequest | None) -> str:
-    """This request's id: an incoming ``X-Request-Id`` when it is safe, else a new one.
-
-    The same id for the whole request (it is remembered on the request).
-    """
-    if request is None:
-        return uuid.uuid4().hex
-    found = getattr(request, REQUEST_ID_ATTR, None)
-    if isinstance(found, str):
-        return found
-    incoming = request.META.get(INCOMING_REQUEST_ID, "")
-    value = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
-    setattr(request, REQUEST_ID_ATTR, value)
-    return value
-
-
-def response_time_ms(request: HttpRequest | None) -> int:
-    """Milliseconds since the middleware saw the request (0 when it did not)."""
-    started = getattr(request, STARTED_ATTR, None)
-    if not isinstance(started, float):
-        return 0
-    return max(0, round((time.perf_counter() - started) * 1000))
-
-
-def logging_hash_of(request: HttpRequest | None) -> str | None:
-    """The logging_hash given to this request's error, if any."""
-    from counterbalance_errors.responses import get_logging_hash
-
-    return get_logging_hash(request) if request is not None else None
-
-
 def message_with_details(error: ApiError) -> str:
     """The message, followed by each validation problem, for bodies without a details list."""
     message = str(error.message)
@@ -118,6 +78,40 @@ def error_object(error: ApiError) -> dict[str, Any]:
     if error.details:
         inner["details"] = [d.as_dict() for d in error.details]
     return inner
+
+
+def new_request_id() -> str:
+    """A new request id: 32 random hex characters."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    """What a profile knows about the request it answers, never the request itself.
+
+    ``request_id`` is computed on first use (and then the same for the whole request), so the
+    success response of a profile that sends no request id computes none.
+    """
+
+    #: The logging_hash of the request's error, when it is logged.
+    logging_hash: str | None = None
+    #: The request's path (None: no request, e.g. the WSGI wrapper's envelope).
+    path: str | None = None
+    #: ``time.perf_counter()`` when ErrorEnvelopeMiddleware saw the request (None: it did not).
+    started: float | None = None
+    #: Gives the request id; the request's context passes its own, computed once.
+    request_id_of: Callable[[], str] = field(default=new_request_id, repr=False, compare=False)
+
+    @property
+    def request_id(self) -> str:
+        """The request id: an incoming safe ``X-Request-Id``, else 32 random hex characters."""
+        return self.request_id_of()
+
+    def response_time_ms(self) -> int:
+        """Milliseconds since the middleware saw the request (0 when it did not)."""
+        if self.started is None:
+            return 0
+        return max(0, round((time.perf_counter() - self.started) * 1000))
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,11 +206,7 @@ class Profile:
         return self.reason_phrases.get(status)
 
     def body(
-        self,
-        error: ApiError,
-        status: int,
-        logging_hash: str | None,
-        request: HttpRequest | None = None,
+        self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext
     ) -> Any:
         """The JSON-serialisable error body, or None for no body."""
         return {"error": error_object(error)}
@@ -232,9 +222,7 @@ class Profile:
             headers[self.hash_header] = logging_hash
         return headers
 
-    def response_headers(
-        self, request: HttpRequest | None, response: HttpResponseBase
-    ) -> dict[str, str]:
+    def response_headers(self, ctx: RenderContext, response: HttpResponseBase) -> dict[str, str]:
         """Headers added to every response, success or error. Keep it cheap: it runs on all."""
         return {}
 
@@ -243,17 +231,16 @@ class Profile:
         # escape again, instead of failing to encode (SPEC §4: any input keeps its hash).
         return _ENCODER.encode(body).encode("utf-8", "backslashreplace")
 
-    def render(
-        self, error: ApiError, logging_hash: str | None, request: HttpRequest | None = None
-    ) -> Rendered:
+    def render(self, error: ApiError, ctx: RenderContext) -> Rendered:
+        """``error`` as this profile answers it (pure: it reads nothing but its arguments)."""
         status = self.status(error)
-        body = self.body(error, status, logging_hash, request)
+        body = self.body(error, status, ctx.logging_hash, ctx)
         reason = self.reason(error, status)
         return Rendered(
             status=status,
             content=b"" if body is None else self.encode(body),
             content_type=None if body is None else self.content_type,
-            headers=self.error_headers(error, status, logging_hash),
+            headers=self.error_headers(error, status, ctx.logging_hash),
             reason=None if reason is None else ascii_text(reason, 128),
         )
 

@@ -6,17 +6,15 @@ import base64
 import hashlib
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase
 
 from counterbalance_errors import conf
 from counterbalance_errors.catalog import ApiError
 from counterbalance_errors.profiles.base import (
     Profile,
+    RenderContext,
     header_value,
-    logging_hash_of,
     message_with_details,
-    request_id,
-    response_time_ms,
     string_header,
 )
 
@@ -74,11 +72,7 @@ class CloudApiProfile(Profile):
     code_names = {"EndpointNotFound": "ResourceNotFound"}
 
     def body(
-        self,
-        error: ApiError,
-        status: int,
-        logging_hash: str | None,
-        request: HttpRequest | None = None,
+        self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext
     ) -> Any:
         code = self.code_names.get(error.code, error.code) if conf.strict_statuses() else error.code
         return {"code": code, "message": message_with_details(error)}
@@ -91,13 +85,11 @@ class CloudApiProfile(Profile):
             headers["X-Request-Id"] = logging_hash
         return headers
 
-    def response_headers(
-        self, request: HttpRequest | None, response: HttpResponseBase
-    ) -> dict[str, str]:
+    def response_headers(self, ctx: RenderContext, response: HttpResponseBase) -> dict[str, str]:
         # A logged error's id is its hash; an id already set (by error_headers, or by the view
         # itself) is kept.
-        rid = logging_hash_of(request) or response.get("Request-Id") or request_id(request)
-        elapsed = str(response_time_ms(request))
+        rid = ctx.logging_hash or response.get("Request-Id") or ctx.request_id
+        elapsed = str(ctx.response_time_ms())
         headers = {
             "Request-Id": header_value(rid),
             "X-Request-Id": header_value(rid),

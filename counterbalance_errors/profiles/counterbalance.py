@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpResponseBase
 
 from counterbalance_errors.catalog import ApiError
 from counterbalance_errors.profiles.base import (
     ERROR_OBJECT_SCHEMA,
     HASH_PATTERN,
     Profile,
+    RenderContext,
     compute_node_header,
     error_object,
     string_header,
@@ -34,20 +35,14 @@ class CounterbalanceProfile(Profile):
     hash_key: ClassVar[str] = "logging_hash"
 
     def body(
-        self,
-        error: ApiError,
-        status: int,
-        logging_hash: str | None,
-        request: HttpRequest | None = None,
+        self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext
     ) -> Any:
         body: dict[str, Any] = {"error": error_object(error)}
         if logging_hash:
             body[self.hash_key] = logging_hash
         return body
 
-    def response_headers(
-        self, request: HttpRequest | None, response: HttpResponseBase
-    ) -> dict[str, str]:
+    def response_headers(self, ctx: RenderContext, response: HttpResponseBase) -> dict[str, str]:
         return {self.node_header: compute_node_header()}
 
     def body_schema(self) -> dict[str, Any] | None:

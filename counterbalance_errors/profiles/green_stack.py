@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpResponseBase
 
 from counterbalance_errors import conf
 from counterbalance_errors.profiles.base import (
+    RenderContext,
     compute_node_header,
     header_value,
-    request_id,
     string_header,
 )
 from counterbalance_errors.profiles.counterbalance import CounterbalanceProfile
@@ -33,12 +33,10 @@ class GreenStackProfile(CounterbalanceProfile):
     time_budget = 10.0
     schema_name = "GreenStackError"
 
-    def response_headers(
-        self, request: HttpRequest | None, response: HttpResponseBase
-    ) -> dict[str, str]:
+    def response_headers(self, ctx: RenderContext, response: HttpResponseBase) -> dict[str, str]:
         headers = {
             self.node_header: compute_node_header(),
-            "X-Green-Stack-Request-ID": request_id(request),
+            "X-Green-Stack-Request-ID": ctx.request_id,
         }
         gateway = conf.get("GATEWAY_NODE")
         if gateway:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
-
 from counterbalance_errors.catalog import ApiError
-from counterbalance_errors.profiles.base import Profile, message_with_details
+from counterbalance_errors.profiles.base import Profile, RenderContext, message_with_details
 
 
 class NumericProfile(Profile):
@@ -30,11 +28,7 @@ class NumericProfile(Profile):
     schema_name = "NumericError"
 
     def body(
-        self,
-        error: ApiError,
-        status: int,
-        logging_hash: str | None,
-        request: HttpRequest | None = None,
+        self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext
     ) -> Any:
         return {"code": status, "message": message_with_details(error)}
 

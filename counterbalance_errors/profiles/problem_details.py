@@ -5,10 +5,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from django.http import HttpRequest
-
 from counterbalance_errors.catalog import ApiError
-from counterbalance_errors.profiles.base import FIELD_ERROR_SCHEMA, HASH_PATTERN, Profile
+from counterbalance_errors.profiles.base import (
+    FIELD_ERROR_SCHEMA,
+    HASH_PATTERN,
+    Profile,
+    RenderContext,
+)
 
 
 def status_phrase(status: int) -> str:
@@ -37,11 +40,7 @@ class ProblemDetailsProfile(Profile):
         return "about:blank"
 
     def body(
-        self,
-        error: ApiError,
-        status: int,
-        logging_hash: str | None,
-        request: HttpRequest | None = None,
+        self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext
     ) -> Any:
         body: dict[str, Any] = {
             "type": self.problem_type(error),
@@ -49,8 +48,8 @@ class ProblemDetailsProfile(Profile):
             "status": status,
             "detail": str(error.message),
         }
-        if request is not None:
-            body["instance"] = request.path
+        if ctx.path is not None:
+            body["instance"] = ctx.path
         body["code"] = error.code
         if error.details:
             body["errors"] = [d.as_dict() for d in error.details]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
-
 from counterbalance_errors.catalog import ApiError
 from counterbalance_errors.profiles.base import (
     Profile,
+    RenderContext,
     ascii_text,
     message_with_details,
     string_header,
@@ -40,11 +39,7 @@ class ReasonPhraseProfile(Profile):
         return ascii_text(message_with_details(error), REASON_LIMIT) or None
 
     def body(
-        self,
-        error: ApiError,
-        status: int,
-        logging_hash: str | None,
-        request: HttpRequest | None = None,
+        self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext
     ) -> Any:
         return None
 

@@ -1,0 +1,114 @@
+"""The request context: one object per request, the ContextVar, remember()."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.test import RequestFactory
+from rest_framework.request import Request
+
+from counterbalance_errors import catalog, context
+from counterbalance_errors.exceptions import Conflict
+from counterbalance_errors.middleware import ErrorEnvelopeMiddleware
+
+
+def test_the_middleware_sets_the_context_and_current_for_the_request() -> None:
+    seen: list[Any] = []
+
+    def view(request: HttpRequest) -> HttpResponseBase:
+        seen.append((context.get(request), context.current_context()))
+        return HttpResponse("ok")
+
+    request = RequestFactory().get("/plain/success/")
+    ErrorEnvelopeMiddleware(view)(request)
+    [(ctx, current)] = seen
+    assert ctx is request.counterbalance  # type: ignore[attr-defined]
+    assert current is ctx
+    assert ctx.seen
+    assert ctx.started is not None
+    assert ctx.error is None
+    assert context.current_context() is None
+
+
+def test_current_is_reset_when_the_view_raises() -> None:
+    def view(request: HttpRequest) -> HttpResponseBase:
+        raise Conflict()
+
+    response = ErrorEnvelopeMiddleware(view)(RequestFactory().get("/plain/success/"))
+    assert response.status_code == 409
+    assert context.current_context() is None
+
+
+def test_the_async_middleware_sets_and_resets_current() -> None:
+    seen: list[Any] = []
+
+    async def view(request: HttpRequest) -> HttpResponseBase:
+        seen.append(context.current_context())
+        return HttpResponse("ok")
+
+    request = RequestFactory().get("/plain/success/")
+    async_to_sync(ErrorEnvelopeMiddleware(view))(request)
+    assert seen == [context.get(request)]
+    assert seen[0] is not None
+    assert context.current_context() is None
+
+
+def test_a_drf_request_shares_the_django_requests_context() -> None:
+    request = RequestFactory().get("/")
+    assert context.of(Request(request)) is context.of(request)
+    assert context.get(RequestFactory().get("/")) is None
+
+
+def test_remembering_the_same_exception_twice_keeps_its_error_and_hash() -> None:
+    request = RequestFactory().get("/")
+    exc = KeyError("x")
+    first = context.remember(request, exc)
+    assert first is not None
+    assert first.logging_hash is not None
+    error = first.error
+    again = context.remember(request, exc)
+    assert again is first
+    assert again.error is error
+    assert again.logging_hash == first.logging_hash
+    assert again.django_answers
+
+
+def test_another_error_of_the_same_request_keeps_its_one_hash() -> None:
+    request = RequestFactory().get("/")
+    first = context.remember(request, KeyError("x"))
+    assert first is not None
+    logging_hash = first.logging_hash
+    second = context.remember(request, ZeroDivisionError())
+    assert second is first
+    assert second.logging_hash == logging_hash
+    assert second.error is not None
+    assert isinstance(second.error.exception, ZeroDivisionError)
+
+
+def test_an_error_that_is_not_logged_has_no_hash() -> None:
+    ctx = context.attach(RequestFactory().get("/"), catalog.make("NotAuthorized"))
+    assert ctx.logging_hash is None
+    assert ctx.error is not None
+
+
+def test_the_render_context_is_a_view_of_the_request_context() -> None:
+    request = RequestFactory().get("/orders/", HTTP_X_REQUEST_ID="abc-1")
+    ctx = context.attach(request, catalog.make("InternalError"))
+    render_context = ctx.render_context()
+    assert render_context.logging_hash == ctx.logging_hash
+    assert render_context.path == "/orders/"
+    assert render_context.request_id == ctx.request_id == "abc-1"
+
+
+def test_a_new_request_id_is_made_once_per_request() -> None:
+    ctx = context.of(RequestFactory().get("/"))
+    assert len(ctx.request_id) == 32
+    assert ctx.render_context().request_id == ctx.request_id
+    assert context.of(RequestFactory().get("/")).request_id != ctx.request_id
+
+
+def test_a_context_without_a_request_is_kept_by_nobody() -> None:
+    assert context.of(None) is not context.of(None)
+    assert context.logging_hash_of(None) is None
