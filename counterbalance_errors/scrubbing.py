@@ -6,8 +6,9 @@ then matched by substring against the terms below, so ``X-Auth-Token``, ``HTTP_X
 ``user_password`` and ``nested.password`` are all caught. A sensitive key hides its whole
 value, however deep; every remaining string goes through :func:`scrub_text`, which hides
 ``key=value`` pairs (a container value, such as the repr of a list, dict or QueryDict, up to
-its matching bracket), credentials in URLs, ``Authorization`` schemes and the row values of
-database errors inside free text.
+its matching bracket), credentials in URLs, ``Authorization`` schemes, well-known token shapes
+(``sk_live_…``, ``ghp_…``, ``AKIA…``, JWTs, private keys) and the values of database errors
+inside free text.
 """
 
 from __future__ import annotations
@@ -146,6 +147,22 @@ _PAIR = re.compile(
 # ``KeyError: 'x'``, ``TokenExpiredError: ...``: exception names, not keys.
 _CLASS_NAME = re.compile(r"(Error|Exception|Warning)$")
 _SCHEME = re.compile(r"\b(Bearer|Basic|Digest|Token|ApiKey|Negotiate)\s+[\w\-.~+/]+=*", re.I)
+# Well-known token shapes, hidden wherever they appear, whatever the key: a secret under a
+# harmless name (``x = "sk_live_…"``). Prefixes fixed by their issuers, so ordinary text does
+# not match.
+_TOKEN_SHAPES = re.compile(
+    r"\b(?:"
+    r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,}"  # Stripe secret and restricted keys
+    r"|gh[pousr]_[0-9A-Za-z]{30,}|github_pat_\w{30,}"  # GitHub
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids
+    r"|xox[abprs]-[0-9A-Za-z-]{10,}"  # Slack
+    r"|AIza[0-9A-Za-z_\-]{35}"  # Google API keys
+    r"|glpat-[0-9A-Za-z_\-]{20,}"  # GitLab
+    r"|eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}"  # JWTs (header and payload are JSON)
+    r")"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+    re.S,
+)
 _URL_CREDENTIALS = re.compile(r"(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]*@", re.I)
 # Database errors quote the values of a row, a key or the query without escaping them, so a
 # value cannot be delimited: whatever follows the place where one starts is hidden, to the end
@@ -257,6 +274,7 @@ class Scrubber:
         """Hide secrets inside free text (an exception message, a header value, a URL)."""
         if limit is not None and len(text) > limit:
             text = text[:limit] + TRUNCATED
+        text = _TOKEN_SHAPES.sub(FILTERED, text)
         text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{FILTERED}@", text)
         text = _SCHEME.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
         text = hide_database_values(text)

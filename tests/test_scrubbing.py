@@ -272,3 +272,38 @@ def test_scrub_headers_stores_allow_listed_values_and_names_of_others() -> None:
 def test_an_allow_listed_sensitive_header_is_still_hidden() -> None:
     scrubbed = Scrubber().scrub_headers({"X-Api-Key": "k"}, stored=["X-Api-Key", "Accept"])
     assert scrubbed == {"X-Api-Key": FILTERED}
+
+
+TOKENS = [
+    "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
+    "rk_test_" + "51H8abcdEFGHijkl",
+    "ghp_" + "a" * 36,
+    "github_pat_" + "11ABCDEFG0" * 4,
+    "AKIA" + "IOSFODNN7EXAMPLE",
+    "xoxb-" + "123456789012-abcdefghij",
+    "AIza" + "SyA-1234567890abcdefghijklmnopqrstu",
+    "glpat-" + "abcdefghij1234567890",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+]
+
+
+@pytest.mark.parametrize("token", TOKENS)
+def test_token_shapes_are_hidden_under_any_name(token: str) -> None:
+    scrubber = Scrubber()
+    assert scrubber.scrub({"x": token, "note": f"use {token} here"}) == {
+        "x": FILTERED,
+        "note": f"use {FILTERED} here",
+    }
+
+
+def test_a_private_key_block_is_hidden_whole() -> None:
+    text = "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY-----\nok"
+    assert Scrubber().scrub_text(text) == f"key:\n{FILTERED}\nok"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["hunter2", "sk_live_short", "ghp_tooshort", "task_live_update", "AKIAlowercase1234567", "eyJ"],
+)
+def test_a_secret_of_no_known_shape_under_a_harmless_name_is_kept(value: str) -> None:
+    assert Scrubber().scrub({"x": value}) == {"x": value}

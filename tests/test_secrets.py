@@ -69,6 +69,10 @@ CHANNELS: dict[str, Send] = {
         "/errorlog/read-then-fail/", {"profile": {"api_token": marker("json-nested")}}
     ),
     "json-in-lists": _json("/drf/payload/", {"items": [{"secret": [marker("json-list")]}]}),
+    "token-under-a-harmless-name": _json(
+        "/errorlog/plain-json-fail/",
+        {"x": f"sk_live_{MARK}0123456789", "items": [f"AKIA{MARK}ABCDEFGHIJK"]},
+    ),
     "form": lambda client: client.post("/errorlog/form-fail/", {"password": marker("form")}),
     "multipart": _multipart,
     "raw-body": lambda client: client.post(
