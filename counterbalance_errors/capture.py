@@ -421,7 +421,7 @@ def storable_record(record: Record) -> Record:
         value = getattr(record, item.name)
         if isinstance(value, str):
             setattr(record, item.name, storable_text(value))
-        elif isinstance(value, (dict, list)):
+        elif isinstance(value, (dict, list, float)):  # the JSON columns (a body may be 1e999)
             setattr(record, item.name, storable(value))
     return record
 

@@ -139,3 +139,17 @@ def test_deep_json_is_a_bad_request_under_every_profile(
 def test_a_recursion_error_of_the_application_is_still_a_server_error(client: Client) -> None:
     response = client.get("/bad-input/recursion/")
     assert_error(response, "InternalError", status=500, logged=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "stored_body"),
+    [
+        ("/bad-input/colour/", "-1e999", "-inf"),  # DRF's parsed data, a bare float
+        ("/bad-input/plain-json/", '{"crash": [1e999, -1e999]}', {"crash": ["inf", "-inf"]}),
+    ],
+)
+def test_infinite_numbers_are_stored_as_text(
+    client: Client, path: str, body: str, stored_body: Any
+) -> None:
+    response = client.post(path, body, content_type="application/json")
+    assert row_of(response).body == stored_body
