@@ -346,7 +346,10 @@ class BodyCopy:
             data = scrubber.scrub(_hide_post_parameters(parsed, self.sensitive))
         else:
             data = self.data
-        if len(json.dumps(data, default=str, ensure_ascii=False).encode()) > limit:
+        size = len(
+            json.dumps(data, default=str, ensure_ascii=False).encode("utf-8", "backslashreplace")
+        )
+        if size > limit:
             return f"[not stored: over the {limit}-byte limit once parsed]"
         return data
 

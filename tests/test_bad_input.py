@@ -112,6 +112,7 @@ def test_lone_surrogate_keeps_the_hash(client: Client, settings: Any, profile: s
     row = stored(logging_hash)
     assert row is not None
     assert row.details[0]["message"] == '"\\ud800" is not a valid choice.'
+    assert row.body == {"colour": "\\ud800"}
 
 
 # --- defect 6: deep JSON is the client's mistake -------------------------------------------
