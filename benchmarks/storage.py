@@ -32,7 +32,10 @@ def hash_of(sample: dict[str, Any]) -> str:
 
 
 def stored(logging_hash: str) -> dict[str, Any]:
+    from counterbalance_errors import recorder
     from counterbalance_errors.models import ErrorLog
+
+    recorder.flush(30)  # the background recorder writes after the response
 
     return {"stored": ErrorLog.objects.filter(logging_hash=logging_hash).exists()}
 
@@ -149,6 +152,9 @@ def storm(worker: Worker, kind: str, n: int, settings: dict[str, Any]) -> dict[s
         started = time.perf_counter()
         for make_environ in environs:
             worker._request(make_environ())
+        from counterbalance_errors import recorder
+
+        recorder.flush(120)  # storage included: the background recorder's batches too
         seconds = time.perf_counter() - started
     if not worker.last_status.startswith("500"):
         raise RuntimeError(f"the storm's errors answered {worker.last_status}, not 500")

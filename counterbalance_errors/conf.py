@@ -50,6 +50,10 @@ def _is_int(value: Any, minimum: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
+def _is_seconds(value: Any, minimum: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= minimum
+
+
 def _is_str_collection(value: Any) -> bool:
     return isinstance(value, (list, tuple, set, frozenset)) and all(
         isinstance(v, str) for v in value
@@ -90,6 +94,22 @@ DEFAULTS: dict[str, Any] = {
     "FLOOD_WINDOW": 60,
     # Default age, in days, of the entries errorlog_purge deletes.
     "RETENTION_DAYS": 30,
+    # The recorder (docs/logged-errors.md): "background" (a writer thread per process) or
+    # "sync" (written on the request's thread).
+    "RECORDER": "background",
+    # Records waiting for the writer at most; past it, a record goes to the fallback line.
+    "RECORDER_QUEUE_SIZE": 10_000,
+    # Records per batch (one transaction) at most, and seconds the writer waits for more.
+    "RECORDER_BATCH_SIZE": 200,
+    "RECORDER_LINGER": 0.05,
+    # Seconds a record may wait (queued, or its batch retried) before the fallback line.
+    "RECORDER_DEADLINE": 30.0,
+    # Seconds: the writer's connect, statement and lock timeouts.
+    "RECORDER_STATEMENT_TIMEOUT": 5.0,
+    # Seconds the interpreter's exit waits for the queue to be written.
+    "RECORDER_SHUTDOWN_TIMEOUT": 5.0,
+    # Under Django's test environment, use the writer thread too (else: the caller's thread).
+    "RECORDER_THREAD_IN_TESTS": False,
 }
 
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -109,6 +129,14 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "FLOOD_LIMIT": (lambda v: v is None or _is_int(v, 1), "an int >= 1 or None"),
     "FLOOD_WINDOW": (lambda v: _is_int(v, 1), "an int >= 1 (seconds)"),
     "RETENTION_DAYS": (lambda v: _is_int(v, 1), "an int >= 1 (days)"),
+    "RECORDER": (lambda v: v in ("background", "sync"), '"background" or "sync"'),
+    "RECORDER_QUEUE_SIZE": (lambda v: _is_int(v, 1), "an int >= 1"),
+    "RECORDER_BATCH_SIZE": (lambda v: _is_int(v, 1), "an int >= 1"),
+    "RECORDER_LINGER": (lambda v: _is_seconds(v, 0), "a number of seconds >= 0"),
+    "RECORDER_DEADLINE": (lambda v: _is_seconds(v, 0.001), "a number of seconds > 0"),
+    "RECORDER_STATEMENT_TIMEOUT": (lambda v: _is_seconds(v, 0.001), "a number of seconds > 0"),
+    "RECORDER_SHUTDOWN_TIMEOUT": (lambda v: _is_seconds(v, 0), "a number of seconds >= 0"),
+    "RECORDER_THREAD_IN_TESTS": (_is_bool, "a bool"),
 }
 
 

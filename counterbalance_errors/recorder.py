@@ -1,18 +1,34 @@
 """Writing logged errors: the only ORM writer of ``ErrorLog`` and ``ErrorGroup``.
 
-:func:`write` stores one scrubbed :class:`~counterbalance_errors.capture.Record`. If the
-connection is still inside a transaction (another middleware or the caller wrapped the request
-in ``atomic()``), the row goes through ``ISOLATED_DATABASE`` when one is configured, else into
-a savepoint, and a fallback log line keeps the record in case the enclosing transaction rolls
-back. ``transaction.on_commit`` is never used: a rollback discards it.
+:func:`submit` hands over one pending record (an object with ``logging_hash``, ``build()`` and
+``bare()``). In the default ``"background"`` mode it goes into a bounded per-process queue and
+the request thread returns at once; a writer thread builds the records (format + scrub) and
+stores them in batches on its own connection, so always outside the request's transaction.
+In ``"sync"`` mode (and under Django's test environment, see ``docs/logged-errors.md``) the
+record is written on the calling thread, with the rules below.
+
+The rules of a write on the caller's connection: if the connection is still inside a
+transaction (another middleware or the caller wrapped the request in ``atomic()``), the row goes
+through ``ISOLATED_DATABASE`` when one is configured, else into a savepoint, and a fallback log
+line keeps the record in case the enclosing transaction rolls back. ``transaction.on_commit`` is
+never used: a rollback discards it.
+
+Every hash submitted ends in exactly one place: a stored row or a fallback line
+(:func:`stats`), except an item whose COMMIT was on the wire when the process ended (its hash is
+still on the ``django.request`` line).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import threading
-from dataclasses import fields
-from datetime import datetime, timedelta
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
@@ -23,22 +39,29 @@ from counterbalance_errors.logs import fallback
 
 if TYPE_CHECKING:
     from counterbalance_errors.capture import Record
+    from counterbalance_errors.models import ErrorGroup
 
-
-class Pending(Protocol):
-    """What :func:`submit` takes: a captured error not built into a record yet."""
-
-    logging_hash: str
-
-    def build(self) -> Record: ...
-
-    def bare(self) -> Record: ...
-
+logger = logging.getLogger("counterbalance_errors")
 
 #: Outcomes of :func:`write`.
 STORED = "stored"
 UNCOMMITTED = "uncommitted"
 NOT_STORED = "not stored"
+
+
+class Pending(Protocol):
+    """What :func:`submit` takes: read on the request thread, built on the writer's."""
+
+    @property
+    def logging_hash(self) -> str: ...
+
+    def build(self) -> Record:
+        """The formatted, scrubbed record (may raise: then :meth:`bare` is stored)."""
+        ...
+
+    def bare(self) -> Record:
+        """A minimal record (hash, time, status, code, exception class); never raises."""
+        ...
 
 
 def cap(text: str, limit: int) -> str:
@@ -66,6 +89,147 @@ def isolated_alias(alias: str) -> str | None:
     return str(isolated)
 
 
+def reason_of(exc: BaseException) -> str:
+    """A scrubbed one-line reason for a fallback line."""
+    from counterbalance_errors.fingerprints import qualified_name
+    from counterbalance_errors.scrubbing import Scrubber
+
+    return cap(f"{qualified_name(type(exc))}: {Scrubber().scrub_text(str(exc))}", 500)
+
+
+# --- the accounting every mode shares -------------------------------------------------------
+
+
+class _Ledger:
+    """Counts of hashes handed over and where each ended; :func:`flush` waits on it."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.counts: Counter[str] = Counter()
+
+    def add(self, what: str, n: int = 1) -> None:
+        with self.condition:
+            self.counts[what] += n
+            self.condition.notify_all()
+
+    def settled(self) -> bool:
+        c = self.counts
+        return c["submitted"] <= c["stored"] + c["fallback"] + c["unknown"]
+
+    def wait(self, timeout: float | None) -> bool:
+        with self.condition:
+            return self.condition.wait_for(self.settled, timeout)
+
+
+_ledger = _Ledger()
+
+
+def stats() -> dict[str, int]:
+    """This process's counts: ``submitted``, ``stored``, ``fallback`` (by reason:
+    ``fallback_full``, ``fallback_deadline``, ``fallback_error``, ``fallback_shutdown``) and
+    ``unknown`` (a COMMIT in flight at exit). submitted = stored + fallback + unknown + queued."""
+    with _ledger.condition:
+        return dict(_ledger.counts)
+
+
+def _fallback(records: Iterable[Record], reason: str, kind: str) -> None:
+    n = 0
+    for record in records:
+        fallback(record, reason)
+        n += 1
+    if n:
+        _ledger.add(f"fallback_{kind}", n)
+        _ledger.add("fallback", n)
+
+
+def build(item: Pending) -> Record:
+    """``item.build()``, or its bare record when building fails (never raises)."""
+    try:
+        record = item.build()
+    except Exception:
+        logger.warning("counterbalance_errors: building a logged error failed", exc_info=True)
+        record = item.bare()
+    if not record.fingerprint:  # a bare record: grouped by status and code
+        from counterbalance_errors.fingerprints import fingerprint
+
+        record.fingerprint = fingerprint(None, record.status, record.code)
+    return record
+
+
+# --- submitting -------------------------------------------------------------------------------
+
+
+def in_test_environment() -> bool:
+    """Django's test environment is set up (its runner, pytest-django): ``mail.outbox``."""
+    from django.core import mail
+
+    return hasattr(mail, "outbox")
+
+
+def writes_on_caller() -> bool:
+    """Whether :func:`submit` writes on the calling thread (sync mode, or tests)."""
+    if conf.get("RECORDER") == "sync":
+        return True
+    return in_test_environment() and not conf.get("RECORDER_THREAD_IN_TESTS")
+
+
+def submit(item: Pending) -> None:
+    """Store ``item`` (now or in the background); never raises, never waits on the database
+    in background mode (a full queue sends the record to the fallback line)."""
+    try:
+        if writes_on_caller():
+            _ledger.add("submitted")
+            _write_on_caller(item)
+        else:
+            writer().put(item)
+    except Exception as exc:  # pragma: no cover - a bug; the hash must still be logged
+        try:
+            _fallback([item.bare()], reason_of(exc), "error")
+        except Exception:
+            logger.exception("counterbalance_errors: a logged error was lost")
+
+
+#: Set while this thread writes on the caller's behalf (re-entry means an error was raised by
+#: the storing itself: a signal receiver, a database wrapper).
+_caller = threading.local()
+
+
+def _write_on_caller(item: Pending) -> None:
+    if getattr(_caller, "busy", False):
+        _fallback([item.bare()], "raised while storing an error", "error")
+        return
+    _caller.busy = True
+    try:
+        _write_built(build(item))
+    finally:
+        _caller.busy = False
+
+
+def _write_built(record: Record) -> None:
+    try:
+        outcome = write(record)
+    except Exception as exc:
+        _fallback([record], reason_of(exc), "error")
+        return
+    if outcome == NOT_STORED:
+        _ledger.add("fallback_error")
+        _ledger.add("fallback")
+    else:
+        _ledger.add("stored")
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Wait until everything submitted so far (in this process) is stored or in a fallback
+    line; False if ``timeout`` seconds passed first."""
+    current = _writer
+    if current is not None and current.pid == os.getpid():
+        current.wake()
+    return _ledger.wait(timeout)
+
+
+# --- writing on the caller's connection (sync mode, tests) ---------------------------------
+
+
 def write(record: Record) -> str:
     """Store ``record``; return :data:`STORED`, :data:`UNCOMMITTED` or :data:`NOT_STORED`."""
     alias = database_alias()
@@ -73,123 +237,261 @@ def write(record: Record) -> str:
     if connection.in_atomic_block:
         isolated = isolated_alias(alias)
         if isolated is not None and not connections[isolated].in_atomic_block:
-            _insert(record, isolated)
+            write_batch([record], isolated)
             return STORED
         if connection.needs_rollback:
             fallback(record, "inside a transaction marked for rollback; not stored")
             return NOT_STORED
-        _insert(record, alias)  # in a savepoint of the enclosing transaction
+        write_batch([record], alias)  # in a savepoint of the enclosing transaction
         fallback(
             record,
             "stored inside an enclosing transaction, which may still roll back",
             logging.WARNING,
         )
         return UNCOMMITTED
-    _insert(record, alias)
+    write_batch([record], alias)
     return STORED
 
 
-_submitting = threading.local()
+# --- one batch ----------------------------------------------------------------------------------
 
 
-def submit(item: Pending) -> None:
-    """Store ``item.build()`` now, on this thread; never raises.
+@dataclass(slots=True)
+class _Event:
+    signal: str
+    group_id: int
+    logging_hash: str
 
-    A stand-in with today's synchronous behaviour until the background recorder replaces it.
-    What cannot be stored is logged as one line (the built record, else ``item.bare()``).
+
+@dataclass(slots=True)
+class Batch:
+    """Items taken by the writer. Under the writer's lock: ``committing`` is set just before
+    the COMMIT is sent; ``unknown`` after a COMMIT whose answer was lost (the rows are looked
+    up before anything else); ``settled`` once each hash is counted as stored, fallback or
+    unknown (by the writer, the watchdog or at exit; the writer then rolls back)."""
+
+    items: list[_Item]
+    taken: float
+    records: list[Record] = field(default_factory=list)
+    committing: bool = False
+    unknown: bool = False
+    settled: bool = False
+
+    def as_records(self) -> list[Record]:
+        """The built records, or bare ones while they are still being built."""
+        return self.records or [i.item.bare() for i in self.items]
+
+
+class Abandoned(Exception):
+    """The batch went to the fallback line while the database hung: roll it back."""
+
+
+def write_batch(
+    records: list[Record],
+    alias: str,
+    before_commit: Callable[[], None] | None = None,
+) -> None:
+    """Store ``records`` on ``alias`` in one transaction: one UPDATE per group, hour buckets
+    and users per group, one multi-row INSERT of the entries. Signals are sent after it.
+
+    ``before_commit`` runs last inside the transaction (the writer marks the batch as
+    committing there; raising rolls everything back).
     """
-    from counterbalance_errors.fingerprints import qualified_name
-    from counterbalance_errors.scrubbing import Scrubber
-
-    if getattr(_submitting, "busy", False):
-        # An error raised while storing another one (a signal, a DB wrapper): log only.
-        fallback(item.bare(), "raised while storing an error")
-        return
-    _submitting.busy = True
-    record: Record | None = None
-    try:
-        record = item.build()
-        write(record)
-    except Exception as exc:
-        reason = f"{qualified_name(type(exc))}: {Scrubber().scrub_text(str(exc))}"
-        fallback(record or item.bare(), cap(reason, 500))
-    finally:
-        _submitting.busy = False
-
-
-def _insert(record: Record, alias: str) -> None:
-    """Count the occurrence on its group and insert the row, in one short transaction.
-
-    The count is one ``UPDATE ... SET occurrence_count = occurrence_count + 1``: exact under
-    any concurrency. A missing group is created with a count of 0 by an insert that ignores
-    conflicts, outside that transaction, so concurrent first occurrences neither fail nor
-    hold locks that could deadlock (MariaDB); the UPDATE then counts each of them.
-    """
-    from counterbalance_errors.models import ErrorLog
-
-    now = record.created
-    limit = conf.get("FLOOD_LIMIT")
-    cutoff = now - timedelta(seconds=conf.get("FLOOD_WINDOW"))
+    events: list[_Event] = []
     for attempt in range(2):
-        with transaction.atomic(using=alias):
-            counted = _count(alias, record.fingerprint, now, cutoff)
-            if counted is not None:
-                group_id, in_window, group_traceback = counted
-                full = limit is None or in_window <= limit
-                row = _row(record, full)
-                if row.get("traceback") == group_traceback:
-                    row["traceback"] = ""  # the group's, stored once (and shown from there)
-                ErrorLog.objects.using(alias).create(group_id=group_id, **row)
-                return
-        if attempt == 0:
-            # Its own statement (or savepoint): a failure must not break a caller's transaction.
+        groups = _groups(records, alias)
+        if groups is not None:
+            _prepare(records, groups, alias)
             with transaction.atomic(using=alias):
-                _create_group(record, alias)
-    raise RuntimeError("the error group disappeared while storing")  # purged meanwhile
+                _limit_statements(alias)
+                if _count_and_insert(records, groups, alias, events):
+                    if before_commit is not None:
+                        before_commit()
+                    break
+            events.clear()
+        if attempt == 1:
+            raise RuntimeError("the error group disappeared while storing")  # purged meanwhile
+    try:
+        _send(events, alias)
+    except Exception:  # the batch is committed: a signal's failure must not undo that
+        logger.exception("counterbalance_errors: sending the error group signals failed")
 
 
-def _create_group(record: Record, alias: str) -> None:
-    """The group of a first occurrence, counted 0 (the UPDATE counts it); a no-op if it exists."""
+def _groups(records: list[Record], alias: str) -> dict[str, int] | None:
+    """Every fingerprint's group id; missing groups are created first with a count of 0, by an
+    insert that ignores conflicts, outside the counting transaction (so concurrent first
+    occurrences neither fail nor hold locks that could deadlock on MariaDB)."""
     from counterbalance_errors.models import ErrorGroup
 
-    now = record.created
-    group = ErrorGroup(
+    wanted = {r.fingerprint: r for r in records}
+    ids = _group_ids(alias, wanted)
+    missing = [r for fp, r in wanted.items() if fp not in ids]
+    if missing:
+        with transaction.atomic(using=alias):  # a savepoint inside a caller's transaction
+            ErrorGroup.objects.using(alias).bulk_create(
+                [_new_group(r) for r in missing], ignore_conflicts=True
+            )
+        ids = _group_ids(alias, wanted)
+    return ids if len(ids) == len(wanted) else None
+
+
+def _group_ids(alias: str, fingerprints: Iterable[str]) -> dict[str, int]:
+    from counterbalance_errors.models import ErrorGroup
+
+    rows = ErrorGroup.objects.using(alias).filter(fingerprint__in=list(fingerprints))
+    return dict(rows.values_list("fingerprint", "pk"))
+
+
+def _new_group(record: Record) -> ErrorGroup:
+    from counterbalance_errors.models import ErrorGroup
+
+    return ErrorGroup(
         fingerprint=record.fingerprint,
         exception_class=record.exception_class,
         code=record.code,
         status=record.status,
         title=cap(_title(record), 255),
-        traceback=record.traceback,
-        first_seen=now,
-        last_seen=now,
+        first_seen=record.created,
+        last_seen=record.created,
         occurrence_count=0,
-        window_start=now,
+        window_start=record.created,
         window_count=0,
     )
-    ErrorGroup.objects.using(alias).bulk_create([group], ignore_conflicts=True)
 
 
-def _count(alias: str, fp: str, now: datetime, cutoff: datetime) -> tuple[int, int, str] | None:
+def hour_of(moment: datetime) -> datetime:
+    """The UTC hour ``moment`` falls in."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _prepare(records: list[Record], groups: dict[str, int], alias: str) -> None:
+    """Hour buckets (count 0) and users, by inserts that ignore conflicts, before counting."""
+    from counterbalance_errors.models import ErrorGroupHour, ErrorGroupUser
+
+    hours = {(groups[r.fingerprint], hour_of(r.created)) for r in records}
+    users = {(groups[r.fingerprint], r.user_id) for r in records if r.user_id}
+    with transaction.atomic(using=alias):
+        ErrorGroupHour.objects.using(alias).bulk_create(
+            [ErrorGroupHour(group_id=g, hour=h, count=0) for g, h in sorted(hours)],
+            ignore_conflicts=True,
+        )
+        if users:
+            ErrorGroupUser.objects.using(alias).bulk_create(
+                [ErrorGroupUser(group_id=g, user_id=u) for g, u in sorted(users)],
+                ignore_conflicts=True,
+            )
+
+
+def _limit_statements(alias: str) -> None:
+    """The writer's statement and lock timeouts, in each batch transaction: PostgreSQL
+    ``SET LOCAL statement_timeout`` and ``lock_timeout``; MariaDB ``max_statement_time`` and
+    ``innodb_lock_wait_timeout`` (MySQL: ``max_execution_time``, SELECTs only). SQLite has its
+    busy timeout from the connection options (:func:`_bounded_options`)."""
+    connection = connections[alias]
+    if not getattr(_thread, "bounded", False):
+        return  # the caller's connection (sync mode, tests): today's rules
+    seconds = conf.get("RECORDER_STATEMENT_TIMEOUT")
+    ms = int(seconds * 1000)
+    if connection.vendor == "postgresql":
+        statements = [f"SET LOCAL statement_timeout = {ms}", f"SET LOCAL lock_timeout = {ms}"]
+    elif connection.vendor == "mysql":
+        limit = (
+            f"max_statement_time = {seconds:g}"
+            if getattr(connection, "mysql_is_mariadb", False)
+            else f"max_execution_time = {ms}"
+        )
+        statements = [f"SET SESSION {limit}, innodb_lock_wait_timeout = {max(1, round(seconds))}"]
+    else:
+        return
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def _count_and_insert(
+    records: list[Record], groups: dict[str, int], alias: str, events: list[_Event]
+) -> bool:
+    """In the batch transaction: count each group once, then insert every entry."""
+    from counterbalance_errors.models import ErrorGroup, ErrorGroupHour, ErrorLog
+
+    by_group: dict[int, list[Record]] = {}
+    for record in records:
+        by_group.setdefault(groups[record.fingerprint], []).append(record)
+    limit = conf.get("FLOOD_LIMIT")
+    window = timedelta(seconds=conf.get("FLOOD_WINDOW"))
+    rows: list[ErrorLog] = []
+    for group_id in sorted(by_group):  # one lock order in every process: no deadlock
+        mine = by_group[group_id]
+        n = len(mine)
+        now = max(r.created for r in mine)
+        cutoff = now - window
+        queryset = ErrorGroup.objects.using(alias).filter(pk=group_id)
+        fresh = When(window_start__gt=cutoff, then=F("window_count") + n)
+        # MySQL/MariaDB assign left to right, each seeing the previous assignments:
+        # window_count must be computed before window_start changes.
+        updated = queryset.update(
+            occurrence_count=F("occurrence_count") + n,
+            window_count=Case(fresh, default=Value(n), output_field=PositiveIntegerField()),
+            window_start=Case(
+                When(window_start__gt=cutoff, then=F("window_start")),
+                default=Value(now),
+                output_field=DateTimeField(),
+            ),
+            last_seen=now,
+        )
+        if not updated:
+            return False
+        # The row is locked by the UPDATE until commit: these are this batch's numbers.
+        count, in_window, state = queryset.values_list(
+            "occurrence_count", "window_count", "state"
+        ).get()
+        first = min(mine, key=lambda r: r.created).logging_hash
+        if count == n:  # counted from 0 by this batch: it created the group
+            events.append(_Event("created", group_id, first))
+        if state == ErrorGroup.State.RESOLVED:
+            queryset.update(
+                state=ErrorGroup.State.UNRESOLVED, regressed_at=now, regressed_hash=first
+            )
+            events.append(_Event("regressed", group_id, first))
+        hours = Counter(hour_of(r.created) for r in mine)
+        for hour, c in sorted(hours.items()):
+            ErrorGroupHour.objects.using(alias).filter(group_id=group_id, hour=hour).update(
+                count=F("count") + c
+            )
+        before = in_window - n  # full records already kept in this window
+        for k, record in enumerate(mine, start=1):
+            full = limit is None or before + k <= limit
+            rows.append(ErrorLog(group_id=group_id, **_row(record, full)))
+    ErrorLog.objects.using(alias).bulk_create(rows)
+    return True
+
+
+def _send(events: list[_Event], alias: str) -> None:
+    """The group signals, after the batch is committed; a failing receiver is logged."""
+    if not events:
+        return
+    from counterbalance_errors import signals
     from counterbalance_errors.models import ErrorGroup
 
-    groups = ErrorGroup.objects.using(alias).filter(fingerprint=fp)
-    fresh = When(window_start__gt=cutoff, then=F("window_count") + 1)
-    # MySQL/MariaDB assign left to right, each seeing the previous assignments: window_count
-    # must be computed before window_start changes.
-    updated = groups.update(
-        occurrence_count=F("occurrence_count") + 1,
-        window_count=Case(fresh, default=Value(1), output_field=PositiveIntegerField()),
-        window_start=Case(
-            When(window_start__gt=cutoff, then=F("window_start")),
-            default=Value(now),
-            output_field=DateTimeField(),
-        ),
-        last_seen=now,
-    )
-    if not updated:
-        return None
-    # The row is locked by the UPDATE until commit, so this reads this occurrence's count.
-    return groups.select_for_update().values_list("pk", "window_count", "traceback").get()
+    by_id = ErrorGroup.objects.using(alias).in_bulk({e.group_id for e in events})
+    for event in events:
+        group = by_id.get(event.group_id)
+        if group is None:
+            continue
+        signal = (
+            signals.error_group_created
+            if event.signal == "created"
+            else signals.error_group_regressed
+        )
+        for _receiver, result in signal.send_robust(
+            sender=ErrorGroup, group=group, logging_hash=event.logging_hash
+        ):
+            if isinstance(result, Exception):
+                logger.error(
+                    "counterbalance_errors: a receiver of error_group_%s raised",
+                    event.signal,
+                    exc_info=result,
+                )
 
 
 def _title(record: Record) -> str:
@@ -198,29 +500,361 @@ def _title(record: Record) -> str:
     return f"{record.status} {record.code}"
 
 
+#: What a compact entry keeps: what tells this occurrence apart (its group holds the rest;
+#: its request and trace ids are left out, which keeps it out of their indexes: 100 bytes).
 _COMPACT_FIELDS = frozenset(
     {
         "logging_hash",
         "created",
         "status",
-        "code",
-        "fingerprint",
-        "message",
-        "exception_class",
         "method",
         "path",
         "user_id",
         "compute_node",
-        "request_id",
     }
 )
+_JSON_FIELDS = frozenset({"details", "frame_locals", "query", "headers", "body"})
+
+
+def _columns() -> frozenset[str]:
+    from counterbalance_errors.models import ErrorLog
+
+    return frozenset(f.name for f in ErrorLog._meta.concrete_fields) - {"id", "group", "compact"}
 
 
 def _row(record: Record, full: bool) -> dict[str, Any]:
-    values = {f.name: getattr(record, f.name) for f in fields(record)}
-    # Not columns yet (the i8-recorder branch adds them to ErrorLog).
-    del values["trace_id"], values["sentry_event_id"]
+    values = {name: getattr(record, name) for name in _columns() if hasattr(record, name)}
     if not full:
         values = {k: v for k, v in values.items() if k in _COMPACT_FIELDS}
+    elif values.get("body") is None:
+        values.pop("body", None)
+    for name in _JSON_FIELDS & values.keys():
+        if values[name] in ({}, [], None):
+            values[name] = None  # SQL NULL, not the JSON '{}' or '[]'
     values["compact"] = not full
     return values
+
+
+# --- the background writer ----------------------------------------------------------------------
+
+_thread = threading.local()
+
+
+@dataclass(slots=True)
+class _Item:
+    item: Pending
+    queued: float
+
+
+class Writer:
+    """One per process: a bounded queue, the writer thread and its watchdog.
+
+    The watchdog hands to the fallback line the items queued longer than
+    ``RECORDER_DEADLINE`` seconds, and the taken batch too while its COMMIT has not been sent
+    (the writer then rolls it back): a frozen database server cannot enforce its own timeouts,
+    and nothing ends up both stored and in a fallback line.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        start: bool = True,
+    ) -> None:
+        self.pid = os.getpid()
+        self.clock = clock
+        self.lock = threading.Condition()
+        self.queue: deque[_Item] = deque()
+        self.batch: Batch | None = None
+        self.stopping = False
+        self.threads: list[threading.Thread] = []
+        if start:
+            for target, name in ((self.run, "writer"), (self.watch, "watchdog")):
+                thread = threading.Thread(
+                    target=target, name=f"counterbalance_errors-{name}", daemon=True
+                )
+                thread.start()
+                self.threads.append(thread)
+
+    # -- request threads --
+
+    def put(self, item: Pending) -> None:
+        """Queue ``item``, or send it to the fallback line if the queue is full; never waits
+        beyond the lock of the queue."""
+        _ledger.add("submitted")
+        with self.lock:
+            if len(self.queue) < conf.get("RECORDER_QUEUE_SIZE") and not self.stopping:
+                self.queue.append(_Item(item, self.clock()))
+                self.lock.notify_all()
+                return
+        _fallback([item.bare()], "the recorder's queue is full; not stored", "full")
+
+    def wake(self) -> None:
+        with self.lock:
+            self.lock.notify_all()
+
+    # -- the writer thread --
+
+    def take(self) -> Batch | None:
+        """The next batch: up to RECORDER_BATCH_SIZE items, once RECORDER_LINGER has passed
+        since the first or the batch is full; None when stopping with nothing left."""
+        size = conf.get("RECORDER_BATCH_SIZE")
+        linger = conf.get("RECORDER_LINGER")
+        with self.lock:
+            while not self.queue:
+                if self.stopping:
+                    return None
+                self.lock.wait()
+            waited = self.clock() - self.queue[0].queued
+            end = time.monotonic() + max(0.0, linger - waited)
+            while len(self.queue) < size and not self.stopping:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self.lock.wait(left)
+            items = [self.queue.popleft() for _ in range(min(size, len(self.queue)))]
+            # The deadline counts from the oldest record's submission, queued or taken.
+            batch = self.batch = Batch(items, items[0].queued)
+        # Built outside the lock: format + scrub run here, on the writer thread.
+        records = [build(i.item) for i in items]
+        with self.lock:
+            batch.records = records
+        return batch
+
+    def run(self) -> None:
+        _thread.bounded = True
+        alias = database_alias()
+        _bound_connection(alias)
+        while True:
+            batch = self.take()
+            if batch is None:
+                self._close()
+                return
+            try:
+                self.store(batch, alias)
+            except Exception as exc:  # a bug: keep the thread alive, the hashes logged
+                with self.lock:
+                    give_up = [] if batch.settled else batch.as_records()
+                    batch.settled = True
+                    self.batch = None
+                _fallback(give_up, reason_of(exc), "error")
+            try:
+                # As after a request: CONN_MAX_AGE decides whether the connection stays.
+                connections[alias].close_if_unusable_or_obsolete()
+            except Exception:
+                self._close()
+
+    def store(self, batch: Batch, alias: str) -> None:
+        """Write ``batch``; while the database is down retry until its deadline, then send it
+        to the fallback line. A COMMIT whose answer was lost is checked before a retry."""
+        pause = 0.1
+        while not self._check(batch, alias):
+            try:
+                write_batch(batch.records, alias, lambda: self._committing(batch))
+            except Abandoned:
+                break
+            except Exception as exc:
+                self._close()
+                give_up: list[Record] = []
+                with self.lock:
+                    if batch.settled:
+                        break
+                    if batch.committing:
+                        batch.committing, batch.unknown = False, True
+                    elif self.stopping or self.clock() - batch.taken > conf.get(
+                        "RECORDER_DEADLINE"
+                    ):
+                        batch.settled = True
+                        give_up = batch.records
+                if give_up:
+                    _fallback(give_up, reason_of(exc), "error")
+                    break
+                with self.lock:
+                    self.lock.wait(pause)
+                pause = min(pause * 2, 2.0)
+            else:
+                with self.lock:
+                    batch.settled = True
+                _ledger.add("stored", len(batch.records))
+                break
+        with self.lock:
+            self.batch = None
+            self.lock.notify_all()
+
+    def _check(self, batch: Batch, alias: str) -> bool:
+        """After a lost COMMIT answer: count what was stored, keep the rest; True if settled."""
+        if batch.settled:
+            return True
+        if not batch.unknown:
+            return False
+        from counterbalance_errors.models import ErrorLog
+
+        try:
+            hashes = [r.logging_hash for r in batch.records]
+            rows = ErrorLog.objects.using(alias).filter(logging_hash__in=hashes)
+            stored = set(rows.values_list("logging_hash", flat=True))
+        except Exception:
+            self._close()
+            with self.lock:
+                if self.stopping:  # cannot know: its hashes are on the django.request lines
+                    batch.settled = True
+                    _ledger.add("unknown", len(batch.records))
+                    return True
+                self.lock.wait(0.5)
+            return False
+        _ledger.add("stored", len(stored))
+        with self.lock:
+            batch.unknown = False
+            batch.records = [r for r in batch.records if r.logging_hash not in stored]
+            if not batch.records:
+                batch.settled = True
+        return batch.settled
+
+    def _committing(self, batch: Batch) -> None:
+        with self.lock:
+            if batch.settled:
+                raise Abandoned
+            batch.committing = True
+
+    def _close(self) -> None:
+        try:
+            connections[database_alias()].close()
+        except Exception:
+            logger.debug("counterbalance_errors: closing the writer's connection", exc_info=True)
+
+    # -- the watchdog --
+
+    def watch(self) -> None:
+        while True:
+            deadline = conf.get("RECORDER_DEADLINE")
+            with self.lock:
+                if self.stopping and not self.queue and self.batch is None:
+                    return
+                self.lock.wait(min(1.0, deadline / 4))
+            self.expire()
+
+    def expire(self) -> int:
+        """Send what waited longer than RECORDER_DEADLINE to the fallback line; return how
+        many. Only items the writer has not taken, or a taken batch whose COMMIT is not sent."""
+        deadline = conf.get("RECORDER_DEADLINE")
+        now = self.clock()
+        late: list[Pending] = []
+        abandoned: list[Record] = []
+        with self.lock:
+            while self.queue and now - self.queue[0].queued > deadline:
+                late.append(self.queue.popleft().item)
+            batch = self.batch
+            if (
+                batch is not None
+                and not (batch.committing or batch.unknown or batch.settled)
+                and now - batch.taken > deadline
+            ):
+                batch.settled = True
+                abandoned = batch.as_records()
+        reason = f"not stored within RECORDER_DEADLINE ({deadline} s): the database is slow or down"
+        _fallback(abandoned, reason, "deadline")
+        _fallback((build(item) for item in late), reason, "deadline")
+        return len(late) + len(abandoned)
+
+    # -- shutdown --
+
+    def shutdown(self, timeout: float) -> None:
+        """Flush for up to ``timeout`` seconds, then send what is left to the fallback line."""
+        with self.lock:
+            self.stopping = True
+            self.lock.notify_all()
+        end = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, end - time.monotonic()))
+        late: list[Pending] = []
+        abandoned: list[Record] = []
+        with self.lock:
+            while self.queue:
+                late.append(self.queue.popleft().item)
+            batch = self.batch
+            if batch is not None and not batch.settled:
+                batch.settled = True
+                if batch.committing or batch.unknown:
+                    _ledger.add("unknown", len(batch.items))
+                else:
+                    abandoned = batch.as_records()
+        reason = "the process exited before the recorder stored it"
+        _fallback(abandoned, reason, "shutdown")
+        _fallback((build(item) for item in late), reason, "shutdown")
+
+
+def _bound_connection(alias: str) -> None:
+    """The writer thread's own connection: connect, statement and lock timeouts, keepalive.
+
+    Django's connections are per thread: this changes only the writer's copy of the settings.
+    """
+    connection = connections[alias]
+    seconds = conf.get("RECORDER_STATEMENT_TIMEOUT")
+    options = dict(connection.settings_dict.get("OPTIONS") or {})
+    options.update(_bounded_options(connection.vendor, seconds))
+    connection.settings_dict = {**connection.settings_dict, "OPTIONS": options}
+
+
+def _bounded_options(vendor: str, seconds: float) -> dict[str, Any]:
+    whole = max(1, round(seconds))
+    if vendor == "postgresql":
+        # connect_timeout: a connect to a hung server gives up; keepalives: a dead peer is
+        # noticed. Statement and lock timeouts: in each batch (_limit_statements).
+        return {
+            "connect_timeout": whole,
+            "keepalives": 1,
+            "keepalives_idle": whole,
+            "keepalives_interval": whole,
+            "keepalives_count": 3,
+        }
+    if vendor == "mysql":
+        return {
+            "connect_timeout": whole,
+            # Client-side socket timeouts: they also hold for a frozen server.
+            "read_timeout": whole * 3,
+            "write_timeout": whole * 3,
+        }
+    if vendor == "sqlite":
+        return {"timeout": seconds}
+    return {}
+
+
+_writer: Writer | None = None
+_writer_lock = threading.Lock()
+
+
+def writer() -> Writer:
+    """This process's writer, created on first use (again in a forked child)."""
+    global _writer
+    current = _writer
+    if current is not None and current.pid == os.getpid():
+        return current
+    with _writer_lock:
+        if _writer is None or _writer.pid != os.getpid():
+            _writer = Writer()
+        return _writer
+
+
+def _after_fork() -> None:
+    """A forked child (gunicorn --preload) starts with no writer: the parent's threads are
+    gone and its lock may be held; the next submit creates one."""
+    global _writer, _writer_lock, _ledger
+    _writer = None
+    _writer_lock = threading.Lock()
+    _ledger = _Ledger()  # the parent's counts (and its queued records) are not the child's
+
+
+def shutdown(timeout: float | None = None) -> None:
+    """Flush this process's queue (``RECORDER_SHUTDOWN_TIMEOUT`` seconds at most)."""
+    current = _writer
+    if current is None or current.pid != os.getpid():
+        return
+    seconds = conf.get("RECORDER_SHUTDOWN_TIMEOUT") if timeout is None else timeout
+    try:
+        current.shutdown(seconds)
+    except Exception:  # pragma: no cover - at exit, nothing else to do
+        logger.exception("counterbalance_errors: flushing the recorder at exit failed")
+
+
+os.register_at_fork(after_in_child=_after_fork)
+atexit.register(shutdown)

@@ -67,11 +67,12 @@ def _deletable(alias: str, cutoff: datetime, keep: int) -> list[Any]:
     if not keep:
         return [old]
     querysets = []
-    fingerprints = old.order_by().values_list("fingerprint", flat=True).distinct()
-    for fp in fingerprints.iterator():
+    # One group per fingerprint: the group's entries are the fingerprint's.
+    groups = old.order_by().values_list("group_id", flat=True).distinct()
+    for group_id in groups.iterator():
         newest = (
             ErrorLog.objects.using(alias)
-            .filter(fingerprint=fp)
+            .filter(group_id=group_id)
             .order_by("-created", "-pk")
             .values_list("created", "pk")[keep - 1 : keep]
         )
@@ -80,7 +81,7 @@ def _deletable(alias: str, cutoff: datetime, keep: int) -> list[Any]:
             continue  # fewer than `keep` entries: all kept
         created, pk = boundary[0]
         behind = Q(created__lt=created) | Q(created=created, pk__lt=pk)
-        querysets.append(old.filter(behind, fingerprint=fp))
+        querysets.append(old.filter(behind, group_id=group_id))
     return querysets
 
 
@@ -91,8 +92,11 @@ def _delete_in_batches(queryset: Any, batch_size: int) -> tuple[int, int]:
     matches is kept, and a group is deleted by one plain DELETE (its conditions say it has no
     entries), never by Django's cascade, which would take a brand-new entry with it. If the
     entry is inserted while that DELETE runs, the foreign key refuses the DELETE instead.
+    A group's hour buckets and users go in the same transaction, just before it.
     """
-    from counterbalance_errors.models import ErrorGroup
+    from django.db import transaction
+
+    from counterbalance_errors.models import ErrorGroup, ErrorGroupHour, ErrorGroupUser
 
     deleted = runs = 0
     while True:
@@ -101,7 +105,11 @@ def _delete_in_batches(queryset: Any, batch_size: int) -> tuple[int, int]:
             return deleted, runs
         batch = queryset.filter(pk__in=pks)
         if queryset.model is ErrorGroup:
-            deleted += batch._raw_delete(queryset.db)
+            with transaction.atomic(using=queryset.db):
+                for model in (ErrorGroupHour, ErrorGroupUser):
+                    rows = model.objects.using(queryset.db).filter(group__in=batch.values("pk"))
+                    rows._raw_delete(queryset.db)
+                deleted += batch._raw_delete(queryset.db)
         else:
             deleted += batch.delete()[0]
         runs += 1

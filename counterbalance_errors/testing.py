@@ -65,3 +65,18 @@ def logging_hash(response: HttpResponseBase) -> str | None:
     """The logging_hash a response carries in its body, if any."""
     value = error_body(response).get("logging_hash")
     return value if isinstance(value, str) else None
+
+
+def wait_for_recorder(timeout: float = 10.0) -> None:
+    """Wait until every logged error submitted so far is stored (or in a fallback line).
+
+    Under Django's test environment the recorder writes on the calling thread by default,
+    inside the test's transaction like the rest of the test's writes (``TestCase``,
+    pytest-django's ``db``), so the row of the response a test just got is there already;
+    this waits for the writes still running on other threads (a ``live_server``) and for the
+    writer thread when ``RECORDER_THREAD_IN_TESTS`` is on (then use transactional tests:
+    the thread has its own connection). Raises AssertionError after ``timeout`` seconds.
+    """
+    from counterbalance_errors import recorder
+
+    assert recorder.flush(timeout), f"the recorder did not finish within {timeout} s"

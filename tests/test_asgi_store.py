@@ -1,6 +1,6 @@
 """The ASGI wrapper stores the errors it answers without blocking the event loop (review 5).
 
-Storing is slowed down for real by a ``post_save`` receiver on ``ErrorLog``; meanwhile a
+Storing is slowed down for real by a receiver of ``error_group_created``; meanwhile a
 ticker on the event loop must keep running. A wrapper that wrote on the loop thread (or
 joined a storing thread from it) would freeze the ticker for the whole write.
 """
@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.asgi import get_asgi_application
-from django.db.models.signals import post_save
 
 from counterbalance_errors.asgi import ErrorEnvelopeASGI
 from counterbalance_errors.models import ErrorLog
+from counterbalance_errors.signals import error_group_created
 from tests.test_wsgi_asgi import run_asgi, scope_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,16 +29,17 @@ SLOW = 0.4
 
 @pytest.fixture
 def slow_store() -> Iterator[list[int]]:
-    """Each stored row takes SLOW seconds; yields the ids of the threads that stored."""
+    """Storing a group's first row takes SLOW seconds more (a receiver of the signal the
+    recorder sends after the batch); yields the ids of the threads that stored."""
     threads: list[int] = []
 
     def slow(sender: Any, **kwargs: Any) -> None:
         threads.append(threading.get_ident())
         time.sleep(SLOW)
 
-    post_save.connect(slow, sender=ErrorLog, dispatch_uid="tests.slow_store")
+    error_group_created.connect(slow, dispatch_uid="tests.slow_store")
     yield threads
-    post_save.disconnect(sender=ErrorLog, dispatch_uid="tests.slow_store")
+    error_group_created.disconnect(dispatch_uid="tests.slow_store")
 
 
 async def _request_with_ticker(app: Any, scope: dict[str, Any]) -> tuple[Any, int, int]:

@@ -140,12 +140,15 @@ def test_purge_deletes_check_their_conditions_again(client: Client) -> None:
     assert (purged.entries, purged.groups) == (5, 2)
     deletes = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("DELETE")]
     entry_deletes = [sql for sql in deletes if "errorlog" in sql.split("WHERE")[0]]
-    group_deletes = [sql for sql in deletes if "errorgroup" in sql.split("WHERE")[0]]
+    tables = [sql.split("WHERE")[0] for sql in deletes]
+    group_deletes = [sql for sql, t in zip(deletes, tables, strict=True) if "errorgroup" in t]
     assert len(entry_deletes) == 3
-    assert len(group_deletes) == 1
-    assert len(deletes) == 4  # no cascade DELETE of entries by group
+    # The group's hour buckets and users, then the group, in one transaction.
+    assert ["hour" in t for t in tables[3:]] == [True, False, False]
+    assert ["errorgroupuser" in t for t in tables[3:]] == [False, True, False]
+    assert len(deletes) == 6  # no cascade DELETE of entries by group
     assert all('"created" <' in sql or "`created` <" in sql for sql in entry_deletes)
-    [group_delete] = group_deletes
+    group_delete = group_deletes[-1]
     assert "last_seen" in group_delete
     assert "EXISTS" in group_delete.upper()
 

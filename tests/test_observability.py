@@ -67,10 +67,10 @@ def test_annotate_sets_the_trace_id_and_keeps_one_already_set() -> None:
 def test_the_record_of_a_logged_error_carries_the_trace_id(
     client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(record: object, alias: str) -> None:
+    def broken(records: object, alias: str, before_commit: object = None) -> None:
         raise RuntimeError("not stored")
 
-    monkeypatch.setattr(recorder, "_insert", broken)  # the record lands in the fallback line
+    monkeypatch.setattr(recorder, "write_batch", broken)  # the record lands in the fallback line
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
         response = client.get("/plain/raise/unhandled/", HTTP_TRACEPARENT=VALID)
     [line] = [line for line in fallback_lines(caplog) if line["logging_hash"] == hash_of(response)]

@@ -104,9 +104,9 @@ def test_a_5xx_row_has_every_field(client: Client, settings: Any) -> None:
     assert row.message == "An internal error occurred."
     assert row.exception_class == "KeyError"
     assert row.exception_message == "'secret-key-text'"
-    assert row.traceback == ""  # the first of its group: stored once, on the group
-    assert "tests/views.py" in row.group.traceback
-    assert row.group.traceback.rstrip().endswith("KeyError: 'secret-key-text'")
+    assert "tests/views.py" in row.traceback
+    assert row.traceback.rstrip().endswith("KeyError: 'secret-key-text'")
+    assert row.group.traceback == row.traceback  # the group's latest full entry's
     assert row.method == "GET"
     assert row.path == "/plain/raise/unhandled/"
     assert row.query == {"page": "2", "tag": ["a", "b"]}
@@ -201,7 +201,7 @@ def test_async_view_is_stored() -> None:
 
 
 def test_frame_locals_are_off_by_default(client: Client) -> None:
-    assert entry(client.get("/errorlog/locals-fail/")).frame_locals == []
+    assert entry(client.get("/errorlog/locals-fail/")).frame_locals is None
 
 
 def test_frame_locals_when_enabled(client: Client, settings: Any) -> None:
@@ -217,13 +217,14 @@ def test_frame_locals_when_enabled(client: Client, settings: Any) -> None:
 # --- flood control -------------------------------------------------------------------------
 
 
-def test_a_traceback_equal_to_the_groups_is_stored_once(
+def test_full_entries_keep_their_traceback_and_the_group_row_none(
     client: Client, admin_client: Client
 ) -> None:
     first, second = (entry(client.get("/plain/raise/unhandled/")) for _ in range(2))
     assert first.group_id == second.group_id
-    assert "KeyError: 'secret-key-text'" in first.group.traceback
-    assert first.traceback == second.traceback == ""  # the group's, not stored again
+    assert "KeyError: 'secret-key-text'" in first.traceback
+    assert first.traceback == second.traceback == second.group.traceback
+    assert "traceback" not in {f.name for f in ErrorGroup._meta.concrete_fields}
     for row in (first, second):
         html = admin_client.get(f"/admin/counterbalance_errors/errorlog/{row.pk}/change/").content
         assert "KeyError: &#x27;secret-key-text&#x27;" in html.decode()
@@ -240,9 +241,9 @@ def test_a_different_traceback_of_the_same_group_is_stored(client: Client) -> No
     first = entry(client.get("/errorlog/message-fail/", {"message": "first text"}))
     second = entry(client.get("/errorlog/message-fail/", {"message": "second text"}))
     assert first.group_id == second.group_id
-    assert first.traceback == ""
-    assert first.group.traceback.rstrip().endswith("ValueError: first text")
+    assert first.traceback.rstrip().endswith("ValueError: first text")
     assert second.traceback.rstrip().endswith("ValueError: second text")
+    assert first.group.traceback == second.traceback  # the latest full entry's
 
 
 def test_past_the_flood_limit_occurrences_are_counted_and_kept_compact(
@@ -254,9 +255,8 @@ def test_past_the_flood_limit_occurrences_are_counted_and_kept_compact(
     assert set(rows) == set(hashes)
     assert [rows[h].compact for h in hashes] == [False, False, True, True, True]
     compact = rows[hashes[-1]]
-    assert compact.traceback == ""
-    assert compact.query == {}
-    assert compact.headers == {}
+    assert compact.traceback == compact.message == compact.exception_class == ""
+    assert compact.query is compact.headers is compact.details is compact.body is None
     assert compact.group.occurrence_count == 5
     assert compact.group.traceback  # the hash still leads to the group's traceback
     assert compact.path == "/plain/raise/unhandled/"
@@ -285,10 +285,10 @@ def test_flood_limit_none_keeps_everything(client: Client, settings: Any) -> Non
 def test_a_failure_while_storing_falls_back_to_one_log_line(
     client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(record: capture.Record, alias: str) -> None:
+    def broken(records: list[capture.Record], alias: str, before_commit: Any = None) -> None:
         raise RuntimeError("storage bug password=hunter2")
 
-    monkeypatch.setattr(recorder, "_insert", broken)
+    monkeypatch.setattr(recorder, "write_batch", broken)
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
         response = client.get("/plain/raise/unhandled/")
     assert_error(response, "InternalError", status=500, logged=True)
@@ -305,14 +305,14 @@ def test_a_failure_while_storing_falls_back_to_one_log_line(
 
 
 def test_reentrant_store_only_logs(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
-    original = recorder._insert
+    original = recorder.write_batch
     inner = context.attach(None, catalog.make("InternalError"))
 
-    def storing_again(record: capture.Record, alias: str) -> None:
+    def storing_again(records: list[capture.Record], alias: str, before_commit: Any = None) -> None:
         recorder.submit(capture.snapshot(None, inner))
-        original(record, alias)
+        original(records, alias, before_commit)
 
-    monkeypatch.setattr(recorder, "_insert", storing_again)
+    monkeypatch.setattr(recorder, "write_batch", storing_again)
     outer = context.attach(None, catalog.from_exception(raise_here(KeyError())))
     with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
         recorder.submit(capture.snapshot(None, outer))
@@ -337,7 +337,7 @@ def test_store_without_a_request(caplog: pytest.LogCaptureFixture) -> None:
     row = entry(response)
     assert row.method == ""
     assert row.path == ""
-    assert row.query == {}
+    assert row.query is None
 
 
 @pytest.mark.django_db(transaction=True)

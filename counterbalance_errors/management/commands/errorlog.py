@@ -102,6 +102,5 @@ def as_text(entry: ErrorLog) -> str:
 
 
 def traceback_of(entry: ErrorLog) -> str:
-    """The entry's traceback; when it equals its group's, only the group stores it. A compact
-    entry has none: the group's first stands in for it."""
+    """The entry's traceback; a compact entry has none: its group's latest stands in for it."""
     return entry.traceback or entry.group.traceback
