@@ -1,7 +1,7 @@
 """Where a logged error went: its stored row, or the fallback line that carries its hash.
 
-Every test of issue 9 looks a row up through :func:`stored`, so that a background recorder
-can be waited for in this one place.
+Every test of issue 9 looks a row up through :func:`stored`, which waits for the recorder in
+this one place.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from django.http import HttpResponseBase
 
 from counterbalance_errors.models import ErrorLog
 from counterbalance_errors.profiles import HASH_HEADER
+from counterbalance_errors.testing import wait_for_recorder
 
 
 def stored(logging_hash: str) -> ErrorLog | None:
-    """The row stored under ``logging_hash`` (with its group), or None."""
+    """The row stored under ``logging_hash`` (with its group), or None, once the recorder
+    has finished what was submitted."""
+    wait_for_recorder()
     return ErrorLog.objects.select_related("group").filter(logging_hash=logging_hash).first()
 
 
