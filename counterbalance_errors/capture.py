@@ -30,7 +30,7 @@ import json
 import reprlib
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -55,7 +55,15 @@ from counterbalance_errors.fingerprints import (
     is_in_app,
     qualified_name,
 )
-from counterbalance_errors.scrubbing import FILTERED, MAX_ITEMS, MAX_STRING, TRUNCATED, Scrubber
+from counterbalance_errors.scrubbing import (
+    FILTERED,
+    MAX_ITEMS,
+    MAX_STRING,
+    TRUNCATED,
+    Scrubber,
+    storable,
+    storable_text,
+)
 
 MAX_EXCEPTION_MESSAGE = 2000
 MAX_TRACEBACK = 64_000
@@ -127,6 +135,24 @@ def scrub_terms() -> tuple[str, ...]:
     return (*conf.get("SCRUB_KEYS"), *custom)
 
 
+def sensitive_post_names(
+    request: HttpRequest | None, drf_data: Any = NOT_PARSED
+) -> tuple[str, ...]:
+    """The names ``sensitive_post_parameters`` hides, as scrub keys of the whole record
+    (validation details, captured locals); with no names given, every name of the parsed body.
+    """
+    sensitive = getattr(request, "sensitive_post_parameters", None)
+    if not sensitive:
+        return ()
+    if sensitive != "__ALL__":
+        return tuple(str(name) for name in sensitive)[:MAX_ITEMS]
+    names: list[str] = []
+    for parsed in (drf_data, request.__dict__.get("_post") if request is not None else None):
+        if isinstance(parsed, (dict, MultiValueDict)):
+            names.extend(str(key)[:200] for key in list(parsed)[:MAX_ITEMS])
+    return tuple(names)
+
+
 # --- the traceback and the locals ----------------------------------------------------------
 
 
@@ -189,7 +215,13 @@ _CONTAINERS = (dict, list, tuple, set, frozenset)
 
 def local_text(value: Any, scrubber: Scrubber) -> str:
     """The bounded repr of a local, not scrubbed as text yet: a dict, list, tuple, set or
-    MultiValueDict (a QueryDict) is scrubbed by key first and represented afterwards."""
+    MultiValueDict (a QueryDict) is scrubbed by key first and represented afterwards, a
+    request without its query string (percent-encoded, ``password%3D…`` escapes the text
+    scrubber; the query has its own column)."""
+    http_request = getattr(value, "_request", value)  # a DRF Request wraps a Django one
+    if isinstance(http_request, HttpRequest):
+        method = str(http_request.method or "")[:16]
+        return f"<{type(value).__name__}: {method} {http_request.path[:MAX_PATH]!r}>"
     if isinstance(value, MultiValueDict):
         scrubbed = scrubber.scrub(dict(value.lists()), max_depth=6, max_nodes=300)
         return f"<{type(value).__name__}: {_safe_repr(scrubbed)}>"
@@ -314,7 +346,10 @@ class BodyCopy:
             data = scrubber.scrub(_hide_post_parameters(parsed, self.sensitive))
         else:
             data = self.data
-        if len(json.dumps(data, default=str, ensure_ascii=False).encode()) > limit:
+        size = len(
+            json.dumps(data, default=str, ensure_ascii=False).encode("utf-8", "backslashreplace")
+        )
+        if size > limit:
             return f"[not stored: over the {limit}-byte limit once parsed]"
         return data
 
@@ -367,12 +402,31 @@ def request_body(
 _VALIDATION_ERRORS = (DjangoValidationError, DRFValidationError)
 
 
-def _details(details: list[dict[str, str]], scrubber: Scrubber) -> Any:
-    """Validation details; a sensitive field's message may echo its value, so it is hidden."""
+def _details(details: list[dict[str, str]], scrubber: Scrubber, hide_all: bool) -> Any:
+    """Validation details; a sensitive field's message may echo its value, so it is hidden
+    (a field with a sensitive name in its path, every field under ``sensitive_post_parameters()``
+    without names)."""
     for detail in details:
-        if scrubber.is_sensitive(detail["field"]):
+        path = str(detail["field"])
+        if (
+            hide_all
+            or scrubber.is_sensitive(path)
+            or any(map(scrubber.is_sensitive, path.split(".")))
+        ):
             detail["message"] = FILTERED
     return scrubber.scrub(details)
+
+
+def storable_record(record: Record) -> Record:
+    """Every text of ``record`` as any database stores it: NUL and lone surrogates escaped
+    (a client's ``%00`` or ``"\\ud800"`` must not cost the row)."""
+    for item in fields(record):
+        value = getattr(record, item.name)
+        if isinstance(value, str):
+            setattr(record, item.name, storable_text(value))
+        elif isinstance(value, (dict, list, float)):  # the JSON columns (a body may be 1e999)
+            setattr(record, item.name, storable(value))
+    return record
 
 
 # --- the two phases ------------------------------------------------------------------------
@@ -407,6 +461,9 @@ class Snapshot:
     compute_node: str = ""
     # The settings in force on the request thread.
     scrub_terms: tuple[str, ...] = ()
+    #: ``sensitive_post_parameters``: its names, and whether it named none (all are hidden).
+    sensitive_names: tuple[str, ...] = ()
+    all_sensitive: bool = False
     stored_headers: tuple[str, ...] = ()
     max_body_bytes: int = 0
 
@@ -423,11 +480,11 @@ class Snapshot:
 
     def build(self) -> Record:
         """The scrubbed record (never raises; a part that cannot be made stays empty)."""
-        scrubber = _attempt(Scrubber(), lambda: Scrubber(self.scrub_terms))
+        scrubber = _attempt(Scrubber(), self.scrubber)
         record = self.bare()
         record.fingerprint = _attempt("", lambda: fingerprint_of(self.fingerprint_parts))
         record.message = _attempt("", lambda: scrubber.scrub_text(self.message, MAX_MESSAGE))
-        record.details = _attempt([], lambda: _details(self.details, scrubber))
+        record.details = _attempt([], lambda: _details(self.details, scrubber, self.all_sensitive))
         record.compute_node = self.compute_node[:255]
         record.exception_message = _attempt(
             "", lambda: scrubber.scrub_text(self.exception_message, MAX_EXCEPTION_MESSAGE)
@@ -451,7 +508,10 @@ class Snapshot:
         record.request_id = self.request_id[:255]
         record.trace_id = self.trace_id[:32]
         record.sentry_event_id = self.sentry_event_id[:32]
-        return record
+        return storable_record(record)
+
+    def scrubber(self) -> Scrubber:
+        return Scrubber(self.scrub_terms, self.sensitive_names)
 
 
 def snapshot(request: HttpRequest | None, ctx: RequestContext) -> Snapshot:
@@ -474,6 +534,8 @@ def snapshot(request: HttpRequest | None, ctx: RequestContext) -> Snapshot:
         sentry_event_id=ctx.sentry_event_id,
     )
     snap.scrub_terms = _attempt((), scrub_terms)
+    snap.sensitive_names = _attempt((), lambda: sensitive_post_names(request, ctx.drf_data))
+    snap.all_sensitive = getattr(request, "sensitive_post_parameters", None) == "__ALL__"
     snap.compute_node = _attempt("", conf.compute_node)
     # Messages are lazy translations: resolved here, in the request's language.
     snap.message = _attempt("", lambda: str(error.message)[: MAX_MESSAGE + 1])
@@ -491,7 +553,7 @@ def snapshot(request: HttpRequest | None, ctx: RequestContext) -> Snapshot:
         if error.is_server_error and exception.__traceback__ is not None:
             snap.traceback = _attempt(None, lambda: traceback_summary(exception))
             if conf.get("CAPTURE_LOCALS"):
-                scrubber = Scrubber(snap.scrub_terms)
+                scrubber = snap.scrubber()
                 snap.frame_locals = _attempt(
                     [], lambda: read_frame_locals(exception, request, scrubber)
                 )
@@ -522,7 +584,7 @@ def _read_request(snap: Snapshot, request: HttpRequest, ctx: RequestContext) -> 
     snap.max_body_bytes = _attempt(0, lambda: int(conf.get("MAX_BODY_BYTES")))
     snap.body = _attempt(
         BodyCopy("note", "[not stored: unreadable]"),
-        lambda: read_body(request, Scrubber(snap.scrub_terms), snap.max_body_bytes, ctx.drf_data),
+        lambda: read_body(request, snap.scrubber(), snap.max_body_bytes, ctx.drf_data),
     )
     snap.user_id = _attempt("", lambda: _user_id(request))
 

@@ -363,7 +363,19 @@ def _map(exc: BaseException) -> ApiError:
         return make("ServiceUnavailable", retry_after=DEFAULT_UNAVAILABLE_RETRY_AFTER)
     if isinstance(exc, NotImplementedError):
         return make("NotImplemented")
+    if isinstance(exc, RecursionError) and _raised_by_json(exc):
+        return make("BadRequest")  # a body nested deeper than the parser can go
     return make("InternalError")
+
+
+def _raised_by_json(exc: BaseException) -> bool:
+    """The innermost frame is the ``json`` module's: DRF's ``JSONParser``, ``json.loads`` of
+    a request body (the C decoder stops at the recursion limit after a few frames)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = str(tb.tb_frame.f_globals.get("__name__", "")) if tb is not None else ""
+    return module == "json" or module.startswith("json.")
 
 
 def _from_own(exc: exceptions.CounterbalanceError) -> ApiError:

@@ -6,13 +6,15 @@ then matched by substring against the terms below, so ``X-Auth-Token``, ``HTTP_X
 ``user_password`` and ``nested.password`` are all caught. A sensitive key hides its whole
 value, however deep; every remaining string goes through :func:`scrub_text`, which hides
 ``key=value`` pairs (a container value, such as the repr of a list, dict or QueryDict, up to
-its matching bracket), credentials in URLs, ``Authorization`` schemes and the row values of
-database errors inside free text.
+its matching bracket), credentials in URLs, ``Authorization`` schemes, well-known token shapes
+(``sk_live_…``, ``ghp_…``, ``AKIA…``, JWTs, private keys) and the values of database errors
+inside free text.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -76,6 +78,52 @@ MAX_STRING = 2000
 TRUNCATED = "[Truncated]"
 
 
+# What no database column takes as it is: NUL (PostgreSQL's text and jsonb refuse it) and lone
+# surrogates (no UTF-8 encoding exists for them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _escape_unstorable(match: re.Match[str]) -> str:
+    return (
+        f"\\x{ord(match.group()):02x}"
+        if match.group() == "\x00"
+        else f"\\u{ord(match.group()):04x}"
+    )
+
+
+def storable_text(text: str) -> str:
+    """``text`` with NUL written ``\\x00`` and each lone surrogate ``\\udXXX``, as ``repr``
+    writes them: text that every database stores unchanged."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return _UNSTORABLE.sub(_escape_unstorable, text)
+
+
+def storable(data: Any) -> Any:
+    """A copy of JSON-safe ``data`` whose strings and keys are :func:`storable_text`, with
+    ``inf`` and ``nan`` as text.
+
+    Iterative: ``data`` is already bounded by :meth:`Scrubber.scrub`, but never trusted."""
+    root: list[Any] = [data]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        parent, slot = stack.pop()
+        value = parent[slot]
+        if isinstance(value, str):
+            parent[slot] = storable_text(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            parent[slot] = repr(value)  # JSON has no inf or nan (a client's 1e999)
+        elif isinstance(value, dict):
+            copy = {storable_text(str(key)): item for key, item in value.items()}
+            parent[slot] = copy
+            stack.extend((copy, key) for key in copy)
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+            parent[slot] = items
+            stack.extend((items, index) for index in range(len(items)))
+    return root[0]
+
+
 def normalise_key(key: object) -> str:
     """``X-Auth-Token`` → ``x_auth_token``; ``HTTP_COOKIE`` → ``cookie``."""
     normalised = str(key).strip().lower().replace("-", "_")
@@ -99,15 +147,65 @@ _PAIR = re.compile(
 # ``KeyError: 'x'``, ``TokenExpiredError: ...``: exception names, not keys.
 _CLASS_NAME = re.compile(r"(Error|Exception|Warning)$")
 _SCHEME = re.compile(r"\b(Bearer|Basic|Digest|Token|ApiKey|Negotiate)\s+[\w\-.~+/]+=*", re.I)
+# Well-known token shapes, hidden wherever they appear, whatever the key: a secret under a
+# harmless name (``x = "sk_live_…"``). Prefixes fixed by their issuers, so ordinary text does
+# not match.
+_TOKEN_SHAPES = re.compile(
+    r"\b(?:"
+    r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,}"  # Stripe secret and restricted keys
+    r"|gh[pousr]_[0-9A-Za-z]{30,}|github_pat_\w{30,}"  # GitHub
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids
+    r"|xox[abprs]-[0-9A-Za-z-]{10,}"  # Slack
+    r"|AIza[0-9A-Za-z_\-]{35}"  # Google API keys
+    r"|glpat-[0-9A-Za-z_\-]{20,}"  # GitLab
+    r"|eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}"  # JWTs (header and payload are JSON)
+    r")"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+    re.S,
+)
 _URL_CREDENTIALS = re.compile(r"(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]*@", re.I)
-# PostgreSQL's and MariaDB's constraint details: Key (email)=(someone@example.com).
-_KEY_DETAIL = re.compile(r"\(([^()]*)\)=\(([^()]*)\)")
-# PostgreSQL's NOT NULL and CHECK violations list the whole row; values may hold parentheses,
-# so the row ends at a ``)`` that ends a line (or the text ends).
-_FAILING_ROW = re.compile(r"(Failing row contains )\(.*?(?:\)(?=\.?$)|\Z)", re.M | re.S)
-# MariaDB/MySQL quote the value without escaping it: it ends at the quote before " for ".
-_DUPLICATE_ENTRY = re.compile(r"(Duplicate entry\s+)'.*?(?:'(?= for )|$)", re.I | re.M)
-_INCORRECT_VALUE = re.compile(r"(Incorrect [\w ]+ value: )'.*?(?:'(?= for )|$)", re.I | re.M)
+# Database errors quote the values of a row, a key or the query without escaping them, so a
+# value cannot be delimited: whatever follows the place where one starts is hidden, to the end
+# of the text. Only a fixed ending the server writes after the value (`` already exists.``,
+# ``' for key 'name'``) is kept, when the text ends with it. Each start, with that ending:
+_DATABASE_VALUES: tuple[tuple[str, str | None], ...] = (
+    # PostgreSQL: Key (email)=(…) already exists; Key (lower(email::text))=(…); Key (a, b)=(…)
+    (
+        r"\bKey \(.*?\)=\(",
+        r"\) (?:already exists|is (?:not present in|still referenced from) table \"[^\"\n]*\")"
+        r"\.\s*\Z",
+    ),
+    # PostgreSQL's NOT NULL and CHECK violations list the whole row.
+    (r"\bFailing row contains ", None),
+    # PostgreSQL: invalid input syntax for type integer: "…", then the query excerpt.
+    (
+        r"\b(?:invalid input (?:syntax|value)[^:\n]*|malformed [\w ]+ literal|"
+        r"field value out of range|invalid value for [\w ]+): \"",
+        None,
+    ),
+    (r"\b(?:value|Token|at or near) \"", None),
+    # PostgreSQL's excerpt of the query (LINE 1: …) and of a function's statement (CONTEXT).
+    (r"^LINE \d+: |\bCONTEXT: ", None),
+    # MariaDB/MySQL, as Django's str() of (errno, "message") shows them (quotes maybe escaped).
+    (
+        r"\bDuplicate entry \\?'",
+        r"\\?' for key \\?'[^'\\\n]*\\?'(?:[\"']\))?\s*\Z",
+    ),
+    (
+        r"\b(?:Incorrect|Truncated incorrect) [\w ]+ value: \\?'",
+        r"\\?' for column [`'\w.$]+ at row \d+(?:[\"']\))?\s*\Z",
+    ),
+    (r"\bto use near \\?'", r"\\?' at line \d+(?:[\"']\))?\s*\Z"),
+)
+_DATABASE_VALUE = re.compile(
+    "|".join(f"(?P<v{index}>{start})" for index, (start, _) in enumerate(_DATABASE_VALUES)),
+    re.I | re.M | re.S,
+)
+_CLOSERS = {"(": ")", '"': '"', "'": "'"}
+_DATABASE_ENDINGS = {
+    f"v{index}": re.compile(ending, re.S) if ending else None
+    for index, (_, ending) in enumerate(_DATABASE_VALUES)
+}
 _OPENERS = {"[": "]", "{": "}", "(": ")"}
 _QUOTES = ("'", '"')
 
@@ -139,6 +237,21 @@ def container_end(text: str, start: int) -> int:
     return len(text)
 
 
+def hide_database_values(text: str) -> str:
+    """Everything from the first place a database error quotes a value to the end of the text
+    becomes :data:`FILTERED`; a fixed ending that the server writes after it is kept."""
+    match = _DATABASE_VALUE.search(text)
+    if match is None:
+        return text
+    rest = text[match.end() :]
+    ending_pattern = _DATABASE_ENDINGS[str(match.lastgroup)]
+    ending = ending_pattern.search(rest) if ending_pattern is not None else None
+    if ending is not None:
+        return text[: match.end()] + FILTERED + ending.group(0).rstrip()
+    opened = match.group(0)[-1]
+    return text[: match.end()] + FILTERED + _CLOSERS.get(opened, "")
+
+
 def _starts_container(text: str, position: int) -> bool:
     return text.startswith(("[", "{", "(", "'", '"', "b'", 'b"'), position)
 
@@ -146,23 +259,25 @@ def _starts_container(text: str, position: int) -> bool:
 class Scrubber:
     """Hides sensitive values; built once per record with the effective extra terms."""
 
-    def __init__(self, extra_terms: Iterable[str] = ()) -> None:
+    def __init__(self, extra_terms: Iterable[str] = (), exact_keys: Iterable[str] = ()) -> None:
         self.terms = tuple(DEFAULT_TERMS) + tuple(str(t) for t in extra_terms)
         self._keys = _key_pattern(self.terms)
+        # Whole names, not substrings (``sensitive_post_parameters("cc")`` must not hide
+        # ``accent``).
+        self.exact_keys = frozenset(normalise_key(key) for key in exact_keys)
 
     def is_sensitive(self, key: object) -> bool:
-        return self._keys.search(normalise_key(key)) is not None
+        normalised = normalise_key(key)
+        return normalised in self.exact_keys or self._keys.search(normalised) is not None
 
     def scrub_text(self, text: str, limit: int | None = MAX_STRING) -> str:
         """Hide secrets inside free text (an exception message, a header value, a URL)."""
         if limit is not None and len(text) > limit:
             text = text[:limit] + TRUNCATED
+        text = _TOKEN_SHAPES.sub(FILTERED, text)
         text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{FILTERED}@", text)
         text = _SCHEME.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
-        text = _KEY_DETAIL.sub(lambda m: f"({m.group(1)})=({FILTERED})", text)
-        text = _FAILING_ROW.sub(lambda m: f"{m.group(1)}{FILTERED}", text)
-        text = _DUPLICATE_ENTRY.sub(lambda m: f"{m.group(1)}'{FILTERED}'", text)
-        text = _INCORRECT_VALUE.sub(lambda m: f"{m.group(1)}'{FILTERED}'", text)
+        text = hide_database_values(text)
         return self._hide_pairs(text)
 
     def _hide_pairs(self, text: str) -> str:

@@ -12,6 +12,7 @@ from django.test import Client
 
 from counterbalance_errors.scrubbing import FILTERED
 from tests.support.errorlog_helpers import VENDOR, database_down, dump, entry, fallback_lines
+from tests.support.secrets import assert_absent, assert_not_in_admin, superuser_client
 
 pytestmark = pytest.mark.django_db
 
@@ -54,28 +55,18 @@ def send_cookies(client: Client) -> None:
 
 
 def assert_no_marker(text: str) -> None:
-    assert MARK not in text, text[max(0, text.find(MARK) - 300) : text.find(MARK) + 100]
+    assert_absent(MARK, text)
 
 
 @pytest.fixture
 def admin_client_view(django_user_model: Any) -> Client:
-    user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-1")
-    admin = Client(raise_request_exception=False)
-    admin.force_login(user)
-    return admin
+    return superuser_client(django_user_model)
 
 
 def assert_nowhere(response: Any, admin: Client) -> Any:
     row = entry(response)
     assert_no_marker(dump(row))
-    for url in (
-        f"/admin/counterbalance_errors/errorlog/{row.pk}/change/",
-        f"/admin/counterbalance_errors/errorgroup/{row.group_id}/change/",
-        "/admin/counterbalance_errors/errorlog/",
-    ):
-        page = admin.get(url)
-        assert page.status_code == 200, url
-        assert_no_marker(page.content.decode())
+    assert_not_in_admin(admin, row, MARK)
     return row
 
 

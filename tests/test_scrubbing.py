@@ -174,8 +174,65 @@ def test_scrub_text_keeps_ordinary_text() -> None:
 def test_scrub_text_hides_a_whole_container_and_keeps_what_follows() -> None:
     text = "{'password': ['a', {'b': ')]}'}], 'page': ['2'], 'name': 'bob'}"
     assert Scrubber().scrub_text(text) == "{'password': [Filtered], 'page': ['2'], 'name': 'bob'}"
-    text = "DETAIL:  Failing row contains (7, x).\nnext line"
-    assert Scrubber().scrub_text(text) == "DETAIL:  Failing row contains [Filtered].\nnext line"
+
+
+# Database errors as the servers word them (issue 9, defect 3): a value is never delimited, so
+# all that follows its start is hidden; only the server's fixed ending is kept.
+DATABASE_MESSAGES = [
+    (
+        'duplicate key value violates unique constraint "t_secret_key"\n'
+        "DETAIL:  Key (secret)=((S3CRET)x) already exists.",
+        'duplicate key value violates unique constraint "t_secret_key"\n'
+        f"DETAIL:  Key (secret)=({FILTERED}) already exists.",
+    ),
+    (
+        "DETAIL:  Key (lower(email::text))=(s3cret@x.io) already exists.",
+        f"DETAIL:  Key (lower(email::text))=({FILTERED}) already exists.",
+    ),
+    (
+        'DETAIL:  Key (a)=(x) is not present in table "S3CRET) is not present in table "t".',
+        f'DETAIL:  Key (a)=({FILTERED}) is not present in table "t".',
+    ),
+    (
+        "DETAIL:  Key (a)=(S3CRET) already exists.\nCONTEXT:  trigger",
+        f"DETAIL:  Key (a)=({FILTERED})",
+    ),
+    (
+        "DETAIL:  Failing row contains (1, (a)\nS3CRET, null).",
+        f"DETAIL:  Failing row contains {FILTERED}",
+    ),
+    (
+        'invalid input syntax for type integer: "S3CRET"\n'
+        "LINE 1: SELECT * FROM t WHERE id = 'S3CRET'\n                                   ^",
+        f'invalid input syntax for type integer: "{FILTERED}"',
+    ),
+    (
+        'syntax error at or near "S3CRET"\nLINE 1: S3CRET',
+        f'syntax error at or near "{FILTERED}"',
+    ),
+    (
+        "(1062, \"Duplicate entry 'x' for yS3CRET' for key 'secret'\")",
+        f"(1062, \"Duplicate entry '{FILTERED}' for key 'secret'\")",
+    ),
+    (
+        "(1366, 'Incorrect integer value: \\'S3\"CR\\'ET\\' for column `db`.`t`.`n` at row 1')",
+        f"(1366, 'Incorrect integer value: \\'{FILTERED}\\' for column `db`.`t`.`n` at row 1')",
+    ),
+    (
+        "(1064, \"... for the right syntax to use near ''S3CRET' at line 1\")",
+        f"(1064, \"... for the right syntax to use near '{FILTERED}' at line 1\")",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DATABASE_MESSAGES)
+def test_database_values_are_hidden_whatever_they_contain(text: str, expected: str) -> None:
+    assert Scrubber().scrub_text(text) == expected
+
+
+def test_a_database_value_hides_the_rest_of_the_text() -> None:
+    text = "DETAIL:  Failing row contains (7, x).\nnext line password=S3CRET"
+    assert Scrubber().scrub_text(text) == f"DETAIL:  Failing row contains {FILTERED}"
 
 
 def test_scrub_text_caps_and_stays_fast_on_hostile_input() -> None:
@@ -215,3 +272,38 @@ def test_scrub_headers_stores_allow_listed_values_and_names_of_others() -> None:
 def test_an_allow_listed_sensitive_header_is_still_hidden() -> None:
     scrubbed = Scrubber().scrub_headers({"X-Api-Key": "k"}, stored=["X-Api-Key", "Accept"])
     assert scrubbed == {"X-Api-Key": FILTERED}
+
+
+TOKENS = [
+    "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
+    "rk_test_" + "51H8abcdEFGHijkl",
+    "ghp_" + "a" * 36,
+    "github_pat_" + "11ABCDEFG0" * 4,
+    "AKIA" + "IOSFODNN7EXAMPLE",
+    "xoxb-" + "123456789012-abcdefghij",
+    "AIza" + "SyA-1234567890abcdefghijklmnopqrstu",
+    "glpat-" + "abcdefghij1234567890",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+]
+
+
+@pytest.mark.parametrize("token", TOKENS)
+def test_token_shapes_are_hidden_under_any_name(token: str) -> None:
+    scrubber = Scrubber()
+    assert scrubber.scrub({"x": token, "note": f"use {token} here"}) == {
+        "x": FILTERED,
+        "note": f"use {FILTERED} here",
+    }
+
+
+def test_a_private_key_block_is_hidden_whole() -> None:
+    text = "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY-----\nok"
+    assert Scrubber().scrub_text(text) == f"key:\n{FILTERED}\nok"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["hunter2", "sk_live_short", "ghp_tooshort", "task_live_update", "AKIAlowercase1234567", "eyJ"],
+)
+def test_a_secret_of_no_known_shape_under_a_harmless_name_is_kept(value: str) -> None:
+    assert Scrubber().scrub({"x": value}) == {"x": value}

@@ -240,7 +240,9 @@ class Profile:
         return None
 
     def encode(self, body: Any) -> bytes:
-        return _ENCODER.encode(body).encode()
+        # A lone surrogate (a client's "\ud800" echoed in a message) becomes that same JSON
+        # escape again, instead of failing to encode (SPEC §4: any input keeps its hash).
+        return _ENCODER.encode(body).encode("utf-8", "backslashreplace")
 
     def render(self, error: ApiError, ctx: RenderContext) -> Rendered:
         """``error`` as this profile answers it (pure: it reads nothing but its arguments)."""

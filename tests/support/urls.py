@@ -53,6 +53,7 @@ urlpatterns = [
     path("errorlog/", include("tests.views_errorlog")),
     path("logged-fixes/", include("tests.support.views_secrets")),
     path("retry/", include("tests.support.views_retry")),
+    path("bad-input/", include("tests.support.bad_input")),
 ]
 
 handler400 = "counterbalance_errors.views.bad_request"
