@@ -518,7 +518,7 @@ class ErrorLogAdmin(ReadOnlyAdmin):
             _external_link("TRACE_URL", "{trace_id}", obj.trace_id),
         )
 
-    @admin.display(description=_("Sentry event"))
+    @admin.display(description=_("Sentry event id"))
     def sentry_event_link(self, obj: ErrorLog) -> SafeString | str:
         if not obj.sentry_event_id:
             return "-"
