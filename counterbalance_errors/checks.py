@@ -294,7 +294,7 @@ def check_isolated_database(**kwargs: Any) -> list[CheckMessage]:
                 f"ISOLATED_DATABASE {alias!r} is a SQLite database: it is not used.",
                 hint="A second connection to a SQLite file deadlocks on the first one's write "
                 "lock. Remove the setting; without it a logged error raised inside a "
-                "transaction is stored in a savepoint and logged as a JSON line.",
+                "transaction is stored in a savepoint and logged as a fallback line.",
                 id="counterbalance_errors.W011",
             )
         ]

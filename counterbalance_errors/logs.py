@@ -36,7 +36,7 @@ def fallback(record: Record | None, reason: str, level: int = logging.ERROR) -> 
             data.get("logging_hash", "-"),
             data.get("status", "-"),
             data.get("code", "-"),
-            reason,
+            " ".join(reason.split()),  # one line (database errors carry line breaks)
             extra={
                 "logging_hash": data.get("logging_hash"),
                 "reason": reason,

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import logging.config
+import os
 import subprocess
 import sys
 from typing import Any
@@ -29,8 +30,11 @@ def test_every_snippet_is_tested() -> None:
 
 def run_isolated(name: str, *args: str) -> dict[str, Any]:
     """Sentry and OpenTelemetry patch process-wide state: their snippets run in a new process."""
+    # Always SQLite in memory: the script migrates its own database.
+    env = {**os.environ, "CB_DATABASE": "sqlite"}
     done = subprocess.run(
         [sys.executable, "-m", "tests.support.integration_run", name, *args],
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
