@@ -22,7 +22,7 @@ from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.settings import MIDDLEWARE
-from tests.test_success_path import NODE_HEADER, SUCCESS_IDS, SUCCESS_REQUESTS
+from tests.support.success import NODE_HEADER, SUCCESS_IDS, SUCCESS_REQUESTS
 
 FORBIDDEN = {
     "hashing": ("hashlib", "_hashlib", "hmac", "secrets", "token_hex", "uuid4", "urandom"),

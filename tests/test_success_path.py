@@ -9,52 +9,10 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.conf import settings as django_settings
-from django.test import AsyncClient, Client, override_settings
+from django.test import AsyncClient, Client
 
-OURS = "counterbalance_errors.middleware.ErrorEnvelopeMiddleware"
-NODE_HEADER = "X-Counterbalance-Compute-Node"
-SUCCESS_REQUESTS = [
-    ("get", "/drf/success/", {}),
-    ("get", "/drf/success-function/", {"headers": {"Accept": "application/json"}}),
-    ("options", "/drf/success/", {}),
-    ("head", "/drf/success/", {}),
-    ("get", "/plain/success/", {}),
-    ("get", "/async/success/", {}),
-    ("get", "/dj/streaming-success/", {}),
-    ("post", "/plain/only-post/", {}),
-    ("post", "/plain/form/", {"data": {"a": "1", "b": "2"}}),
-    ("get", "/plain/template/", {}),
-]
-SUCCESS_IDS = [
-    "drf",
-    "drf-function",
-    "drf-options",
-    "drf-head",
-    "plain",
-    "async",
-    "streaming",
-    "view-class",
-    "form",
-    "template",
-]
-
-
-def without_the_app() -> Any:
-    """The test project with every counterbalance_errors entry point removed."""
-    return override_settings(
-        MIDDLEWARE=[m for m in django_settings.MIDDLEWARE if m != OURS],
-        ROOT_URLCONF="tests.urls_without_handlers",
-        CSRF_FAILURE_VIEW="django.views.csrf.csrf_failure",
-        REST_FRAMEWORK={
-            **django_settings.REST_FRAMEWORK,
-            "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
-            "DEFAULT_RENDERER_CLASSES": [
-                "rest_framework.renderers.JSONRenderer",
-                "rest_framework.renderers.BrowsableAPIRenderer",
-            ],
-        },
-    )
+from tests.support.settings_variants import without_the_app
+from tests.support.success import NODE_HEADER, SUCCESS_IDS, SUCCESS_REQUESTS
 
 
 def call(transport: str, method: str, url: str, **kwargs: Any) -> Any:
