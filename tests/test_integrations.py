@@ -18,6 +18,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from counterbalance_errors import testing
 from counterbalance_errors.models import ErrorLog
+from tests.support.client import call
 from tests.support.snippets import snippet, snippets
 
 TRACEPARENT_TRACE_ID = "ab" * 16
@@ -93,10 +94,14 @@ def logging_snippet(settings: Any) -> Any:
 
 
 @pytest.mark.django_db
-def test_json_log_lines_carry_the_request_ids(logging_snippet: io.StringIO) -> None:
-    client = Client(raise_request_exception=False)
-    ok = client.get("/integrations/log-and-succeed/", HTTP_X_REQUEST_ID="req-ok-1")
-    crash = client.get("/integrations/log-then-crash/", HTTP_X_REQUEST_ID="req-crash-1")
+@pytest.mark.parametrize("transport", ["wsgi", "asgi"])
+def test_json_log_lines_carry_the_request_ids(logging_snippet: io.StringIO, transport: str) -> None:
+    ok = call(
+        transport, "GET", "/integrations/log-and-succeed/", headers={"X-Request-Id": "req-ok-1"}
+    )
+    crash = call(
+        transport, "GET", "/integrations/log-then-crash/", headers={"X-Request-Id": "req-crash-1"}
+    )
     testing.wait_for_recorder()
 
     lines = [json.loads(line) for line in logging_snippet.getvalue().splitlines()]
