@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+import django
+
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
@@ -118,3 +120,7 @@ REST_FRAMEWORK = {
 SILENCED_SYSTEM_CHECKS = ["counterbalance_errors.W007"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if django.VERSION >= (6, 1):
+    # Django 6.1 deprecates sending mail without MAILERS (the triage notifications send some).
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import django
 import pytest
 from django.core import mail
 from django.core.cache import cache
@@ -22,7 +23,10 @@ HASH = "c0ffee" + "0" * 34
 
 @pytest.fixture(autouse=True)
 def admins(settings: Any) -> Iterator[None]:
-    settings.ADMINS = [("Ops", "ops@example.com")]
+    # Django 6.0 takes addresses; 5.2 only (name, address) pairs, which 6.x deprecates.
+    settings.ADMINS = (
+        ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
+    )
     settings.EMAIL_SUBJECT_PREFIX = "[shop] "
     settings.COUNTERBALANCE_ERRORS = {"NOTIFY_ADMINS": True}
     cache.clear()
