@@ -233,11 +233,6 @@ def local_text(value: Any, scrubber: Scrubber) -> str:
     return _safe_repr(value)
 
 
-def local_repr(value: Any, scrubber: Scrubber) -> str:
-    """The repr of a local, scrubbed."""
-    return scrubber.scrub_text(local_text(value, scrubber), 400)
-
-
 def read_frame_locals(
     exception: BaseException, request: HttpRequest | None, scrubber: Scrubber
 ) -> list[dict[str, Any]]:

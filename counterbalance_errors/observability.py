@@ -52,7 +52,7 @@ def _active_span() -> Any:
     return span if span.get_span_context().is_valid else None
 
 
-def annotate(ctx: RequestContext, request: HttpRequest | None) -> None:
+def annotate(ctx: RequestContext, request: HttpRequest) -> None:
     """Set ``ctx.trace_id`` (unless already set) and put the hash on the active span; never
     raises."""
     with guarded("could not read the trace context"):
@@ -63,7 +63,7 @@ def annotate(ctx: RequestContext, request: HttpRequest | None) -> None:
             return
         if span is not None:
             ctx.trace_id = format(span.get_span_context().trace_id, "032x")
-        elif request is not None:
+        else:
             header = str(request.META.get("HTTP_TRACEPARENT", ""))
             ctx.trace_id = trace_id_from_traceparent(header)
 

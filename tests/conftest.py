@@ -10,6 +10,10 @@ from counterbalance_errors.profiles import clear_cache
 from tests.support import client as request_helper
 from tests.support.client import TRANSPORTS
 
+# The installed plugin, loaded here (after pytest-cov starts) instead of through its pytest11
+# entry point, which pyproject.toml's addopts turn off (tests/README.md, "Coverage exclusions").
+pytest_plugins = ["counterbalance_errors.pytest_plugin"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The ``system`` tests (tests/system/) start real servers: only with ``-m system``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.http import QueryDict
 from django.test import RequestFactory
 from django.utils import translation
@@ -81,3 +82,12 @@ def test_the_snapshot_carries_the_request_id_and_the_trace_ids() -> None:
         "4bf92f3577b34da6a3ce929d0e0e4736",
         "e" * 32,
     )
+
+
+def test_only_an_error_with_a_logging_hash_is_snapshotted() -> None:
+    request = RequestFactory().get("/")
+    unlogged = context.attach(request, catalog.make("ResourceNotFound"))
+    with pytest.raises(ValueError, match="only an error with a logging_hash"):
+        capture.snapshot(request, unlogged)
+    with pytest.raises(ValueError, match="only an error with a logging_hash"):
+        capture.snapshot(None, context.RequestContext())

@@ -734,3 +734,18 @@ def test_catalog_message_is_translated_once_per_language_and_forgotten_on_settin
     assert message._texts == {}
     with override("de"):
         assert str(message) == german
+
+
+def test_a_catalog_message_compares_like_its_text_in_the_active_language() -> None:
+    message = catalog.CATALOG["ResourceNotFound"].message
+    assert isinstance(message, catalog.CatalogMessage)
+    again = catalog.CatalogMessage(message.msgid)
+    assert repr(message) == f"CatalogMessage({message.msgid!r})"
+    assert again == message
+    assert hash(again) == hash(message)
+    assert message != catalog.CATALOG["InternalError"].message
+    with override("de"):
+        assert message == str(message) != message.msgid
+    with override("en"):
+        assert message == message.msgid
+    assert message != 404

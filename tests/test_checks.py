@@ -6,6 +6,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from corsheaders.middleware import CorsMiddleware
 from django.core.checks import CheckMessage, Error, Warning, run_checks
 from django.core.management import call_command
 from rest_framework.renderers import JSONRenderer
@@ -154,8 +155,9 @@ def test_w002_names_what_sits_above(settings: Any) -> None:
         [OTEL_MIDDLEWARE],
         ["corsheaders.middleware.CorsMiddleware"],
         [OTEL_MIDDLEWARE, "corsheaders.middleware.CorsMiddleware"],
+        [f"{__name__}.ProjectCorsMiddleware"],
     ],
-    ids=["opentelemetry", "cors", "both"],
+    ids=["opentelemetry", "cors", "both", "a-cors-subclass"],
 )
 def test_w002_lets_middleware_that_answer_no_errors_sit_above(
     settings: Any, above: list[str]
@@ -185,6 +187,10 @@ def test_w002_opentelemetry_instrumentation_passes_check(settings: Any) -> None:
         assert PREFIX + "W002" not in [m.id for m in ours()]
     finally:
         instrumentor.uninstrument()
+
+
+class ProjectCorsMiddleware(CorsMiddleware):
+    pass
 
 
 class HarmlessMiddleware:
@@ -407,11 +413,12 @@ def test_w011_isolated_database_on_sqlite(settings: Any, extra_alias: Any) -> No
 def test_w010_w011_silent_for_a_second_connection_to_the_same_server_database(
     settings: Any, extra_alias: Any
 ) -> None:
-    from django.db import connections
-
-    if connections["default"].vendor == "sqlite":
-        pytest.skip("a usable isolated alias needs PostgreSQL or MariaDB")
-    extra_alias("second")
+    # Only the settings are compared (no connection is made): ErrorLog's database is routed
+    # to a PostgreSQL alias, whatever the suite's own database is.
+    server = {"ENGINE": "django.db.backends.postgresql", "NAME": "errors", "HOST": "db"}
+    extra_alias("errors", **server)
+    extra_alias("second", **server)
+    settings.DATABASE_ROUTERS = ["tests.support.routers.ErrorLogRouter"]
     settings.COUNTERBALANCE_ERRORS = {"ISOLATED_DATABASE": "second"}
 
     assert not [m for m in ours() if m.id in (PREFIX + "W010", PREFIX + "W011")]

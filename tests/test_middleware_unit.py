@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -267,14 +268,19 @@ def test_a_400_for_a_disallowed_host_without_a_remembered_error(settings: Any) -
     assert module.error_for_response(request, HttpResponse(status=400)).code == "BadRequest"
 
 
-def test_remembering_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(exc: BaseException) -> Any:
-        raise RuntimeError("catalog broke")
-
-    request = RequestFactory().get("/plain/success/")
-    monkeypatch.setattr(catalog, "from_exception", broken)
-    context.remember(request, KeyError("x"))
-    module.remember_uncaught_exception(None, request=None)
+def test_remembering_never_raises(caplog: pytest.LogCaptureFixture) -> None:
+    # A got_request_exception sender whose "request" takes no attributes: the context cannot
+    # be attached, so nothing is remembered nor captured, and the receiver returns.
+    request = object()
+    with caplog.at_level(logging.ERROR, logger="counterbalance_errors"):
+        try:
+            raise KeyError("x")
+        except KeyError:
+            module.remember_uncaught_exception(None, request=request)  # type: ignore[arg-type]
+            module.remember_uncaught_exception(None, request=None)
+    assert [r.getMessage() for r in caplog.records] == [
+        "counterbalance_errors could not remember KeyError('x')"
+    ]
     assert context.get(request) is None
 
 

@@ -4,6 +4,7 @@ Sentry tag."""
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -99,6 +100,17 @@ def test_annotate_prefers_the_active_span_and_tags_it() -> None:
     assert finished.attributes == {"logging_hash": "b" * 40}
 
 
+def test_without_opentelemetry_the_traceparent_header_gives_the_trace_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    provider = TracerProvider()
+    ctx = RequestContext(logging_hash="b" * 40)
+    with provider.get_tracer(__name__).start_as_current_span("request"):
+        monkeypatch.setitem(sys.modules, "opentelemetry", None)  # import raises ImportError
+        observability.annotate(ctx, RequestFactory().get("/", HTTP_TRACEPARENT=VALID))
+    assert ctx.trace_id == TRACE_ID
+
+
 @pytest.fixture
 def request_() -> HttpRequest:
     return RequestFactory().get("/")
@@ -159,3 +171,14 @@ def test_sentry_processor_is_installed_once() -> None:
     observability.install_sentry_processor()
 
     assert global_event_processors.count(observability.tag_sentry_event) == 1
+
+
+def test_without_sentry_sdk_no_processor_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sentry_sdk import scope
+
+    monkeypatch.setattr(scope, "global_event_processors", [])
+    monkeypatch.setitem(sys.modules, "sentry_sdk.scope", None)  # import raises ImportError
+
+    observability.install_sentry_processor()
+
+    assert scope.global_event_processors == []

@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.test import Client
 
 from counterbalance_errors.profiles import BUILTIN
-from counterbalance_errors.testing import assert_error, logging_hash
+from counterbalance_errors.testing import assert_error, logging_hash, read_error
 
 PROFILES = sorted(BUILTIN)
 
@@ -79,3 +79,21 @@ def test_a_response_of_another_shape_fails(error_profile: Any) -> None:
 
     with pytest.raises(AssertionError, match="not an error body"):
         assert_error(response, "ResourceNotFound")
+
+
+@pytest.mark.parametrize(
+    ("answered", "reader"),
+    [
+        ("reason_phrase", "counterbalance"),  # no body
+        ("counterbalance", "reason_phrase"),  # a body where none is expected
+        ("cloudapi", "numeric"),  # a code that is not a status
+    ],
+)
+def test_another_profiles_error_is_not_read_as_this_ones(
+    answered: str, reader: str, error_profile: Any, client: Client
+) -> None:
+    error_profile(answered)
+    response = client.get("/drf/raise/drf-not-found/")
+
+    with pytest.raises(AssertionError, match=f"not a {reader} error"):
+        read_error(response, BUILTIN[reader]())

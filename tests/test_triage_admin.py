@@ -161,6 +161,15 @@ def test_the_group_page_charts_lists_and_shows_the_traceback(
     assert "Mark resolved" not in html  # no change permission, no state buttons
 
 
+def test_a_groups_delete_confirmation_names_its_hours_and_users(
+    django_user_model: Any, busy: ErrorGroup
+) -> None:
+    root = data.staff(django_user_model, "root", superuser=True)
+    html = root.get(f"{GROUPS}{busy.pk}/delete/").content.decode()
+    assert f"Error group hour: {busy.pk} 2026-03-01T12:00:00+00:00: 5" in html
+    assert f"Error group user: {busy.pk} 42" in html
+
+
 def test_staff_with_the_change_permission_set_the_state(triager: Client, busy: ErrorGroup) -> None:
     page = triager.get(f"{GROUPS}{busy.pk}/change/").content.decode()
     assert f'formaction="{GROUPS}{busy.pk}/state/" name="state" value="resolved"' in page

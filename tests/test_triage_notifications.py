@@ -69,6 +69,15 @@ def test_a_regression_mails_too_and_without_a_base_the_link_is_the_path(
     assert f"Group: /admin/counterbalance_errors/errorgroup/{group.pk}/change/" in message.body
 
 
+def test_without_the_admin_in_the_urlconf_the_mail_names_the_group_by_its_id(
+    group: ErrorGroup, settings: Any
+) -> None:
+    settings.ROOT_URLCONF = "tests.support.profile_docs_urls"  # an API without the admin
+    created(group)
+    [message] = mail.outbox
+    assert f"Group: {group.pk}\n" in message.body
+
+
 def test_at_most_one_mail_per_group_and_event_per_interval(group: ErrorGroup) -> None:
     other = data.group("other", NOW)
     created(group)

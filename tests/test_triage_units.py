@@ -105,6 +105,17 @@ def test_traceback_blocks_fold_library_frames_and_keep_app_frames() -> None:
     assert blocks[-1].lines == ("ZeroDivisionError: division by zero",)
 
 
+def test_a_frame_list_without_a_header_starts_with_its_first_frame() -> None:
+    frames = TRACEBACK.splitlines()[1:-1]  # as traceback.format_tb gives them
+    blocks = traceback_blocks("\n".join(frames))
+    assert [(block.kind, block.frames) for block in blocks] == [
+        ("library", 2),
+        ("app", 1),
+        ("app", 1),
+    ]
+    assert traceback_blocks("") == []
+
+
 def test_traceback_html_marks_in_app_frames_escaped() -> None:
     html = traceback_html(TRACEBACK)
     assert html.count('class="cb-frame-app"') == 2
