@@ -824,10 +824,7 @@ _writer_lock = threading.Lock()
 def writer() -> Writer:
     """This process's writer, created on first use (again in a forked child)."""
     global _writer
-    current = _writer
-    if current is not None and current.pid == os.getpid():
-        return current
-    with _writer_lock:
+    with _writer_lock:  # uncontended but for the first submits: no double-checked locking
         if _writer is None or _writer.pid != os.getpid():
             _writer = Writer()
         return _writer

@@ -482,6 +482,18 @@ def watching_inserts(on_insert: Any = None) -> Iterator[list[str]]:
         yield inserts
 
 
+def store_watched(
+    writer: recorder.Writer, batch: recorder.Batch, caplog: pytest.LogCaptureFixture, on_insert: Any
+) -> list[str]:
+    """``writer.store(batch)`` on the default connection, its log captured; its INSERTs."""
+    with (
+        caplog.at_level(logging.WARNING, logger="counterbalance_errors"),
+        watching_inserts(on_insert) as inserts,
+    ):
+        writer.store(batch, "default")
+    return inserts
+
+
 def taken(writer: recorder.Writer, one: Item) -> recorder.Batch:
     writer.put(one)
     batch = writer.take()
@@ -502,11 +514,7 @@ def test_a_failing_batch_is_retried_until_its_deadline_then_logged(
     def twenty_seconds(n: int) -> None:
         clock.now += 20  # each attempt: 20 s; RECORDER_DEADLINE is 30 s
 
-    with (
-        caplog.at_level(logging.WARNING, logger="counterbalance_errors"),
-        watching_inserts(twenty_seconds) as inserts,
-    ):
-        writer.store(batch, "default")
+    inserts = store_watched(writer, batch, caplog, twenty_seconds)
     assert len(inserts) == 2
     [line] = fallback_lines(caplog)
     assert line["logging_hash"] == duplicate.logging_hash
@@ -532,11 +540,7 @@ def test_a_lost_answer_to_a_commit_that_landed_is_counted_as_stored(
 
         transaction.on_commit(answer_lost, using="default")  # runs once COMMIT succeeded
 
-    with (
-        caplog.at_level(logging.WARNING, logger="counterbalance_errors"),
-        watching_inserts(lose_the_answer) as inserts,
-    ):
-        writer.store(batch, "default")
+    inserts = store_watched(writer, batch, caplog, lose_the_answer)
     assert len(inserts) == 1  # looked up, not written again
     assert fallback_lines(caplog) == []
     assert recorder.stats()["stored"] == before + 1
@@ -561,11 +565,7 @@ def test_a_commit_that_failed_is_looked_up_then_written_again(
                     [ErrorGroup.objects.get().pk],
                 )
 
-    with (
-        caplog.at_level(logging.WARNING, logger="counterbalance_errors"),
-        watching_inserts(purge_the_group_once) as inserts,
-    ):
-        writer.store(batch, "default")
+    inserts = store_watched(writer, batch, caplog, purge_the_group_once)
     assert len(inserts) == 2
     assert fallback_lines(caplog) == []
     assert ErrorLog.objects.filter(logging_hash=one.logging_hash).count() == 1
@@ -587,11 +587,7 @@ def test_a_batch_abandoned_by_the_watchdog_mid_write_is_rolled_back(
         clock.now += 31
         assert writer.expire() == 1
 
-    with (
-        caplog.at_level(logging.WARNING, logger="counterbalance_errors"),
-        watching_inserts(the_watchdog_gives_up) as inserts,
-    ):
-        writer.store(batch, "default")
+    inserts = store_watched(writer, batch, caplog, the_watchdog_gives_up)
     assert len(inserts) == 1
     [line] = fallback_lines(caplog)
     assert line["logging_hash"] == one.logging_hash
@@ -616,11 +612,7 @@ def test_an_unprintable_failure_at_exit_still_reaches_the_fallback_line(
     def unprintable(n: int) -> None:
         raise Unprintable
 
-    with (
-        caplog.at_level(logging.WARNING, logger="counterbalance_errors"),
-        watching_inserts(unprintable),
-    ):
-        writer.store(batch, "default")
+    store_watched(writer, batch, caplog, unprintable)
     [line] = fallback_lines(caplog)
     assert line["logging_hash"] == one.logging_hash
     assert line["reason"] == "tests.test_recorder_background.Unprintable: [unprintable]"
