@@ -824,7 +824,7 @@ _writer_lock = threading.Lock()
 def writer() -> Writer:
     """This process's writer, created on first use (again in a forked child)."""
     global _writer
-    with _writer_lock:  # uncontended but for the first submits: no double-checked locking
+    with _writer_lock:  # held for one check: no double-checked locking, no race-only branch
         if _writer is None or _writer.pid != os.getpid():
             _writer = Writer()
         return _writer
