@@ -361,30 +361,6 @@ def test_the_writers_batch_transaction_carries_statement_and_lock_timeouts(setti
     assert values == expected
 
 
-@needs_server_database
-@pytest.mark.database
-def test_the_writers_connection_options_bound_connects_and_reads(settings: Any) -> None:
-    settings.COUNTERBALANCE_ERRORS = {"RECORDER_STATEMENT_TIMEOUT": 2.4}
-    connection = connections["default"]
-    original = connection.settings_dict
-    try:
-        recorder._bound_connection("default")
-        options = connection.settings_dict["OPTIONS"]
-    finally:
-        connection.settings_dict = original
-    expected = {
-        "postgresql": {
-            "connect_timeout": 2,
-            "keepalives": 1,
-            "keepalives_idle": 2,
-            "keepalives_interval": 2,
-            "keepalives_count": 3,
-        },
-        "mysql": {"connect_timeout": 2, "read_timeout": 6, "write_timeout": 6},
-    }[VENDOR]
-    assert {k: options[k] for k in expected} == expected
-
-
 # --- the edges of one batch -------------------------------------------------------------
 
 
