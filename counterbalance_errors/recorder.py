@@ -86,7 +86,9 @@ def isolated_alias(alias: str) -> str | None:
         # A second SQLite connection deadlocks on the first one's write lock
         # ("database is locked"); checks.py warns about this setting.
         return None
-    return str(isolated)
+    # PostgreSQL and MariaDB only (SQLite is refused above): tests/
+    # test_recording_transactions.py::test_isolated_database_commits_despite_an_outer_rollback
+    return str(isolated)  # pragma: no cover - see above
 
 
 def reason_of(exc: BaseException) -> str:
@@ -94,7 +96,11 @@ def reason_of(exc: BaseException) -> str:
     from counterbalance_errors.fingerprints import qualified_name
     from counterbalance_errors.scrubbing import Scrubber
 
-    return cap(f"{qualified_name(type(exc))}: {Scrubber().scrub_text(str(exc))}", 500)
+    try:
+        message = str(exc)
+    except Exception:  # its __str__ raised: the record must still reach its fallback line
+        message = "[unprintable]"
+    return cap(f"{qualified_name(type(exc))}: {Scrubber().scrub_text(message)}", 500)
 
 
 # --- the accounting every mode shares -------------------------------------------------------
@@ -236,7 +242,9 @@ def write(record: Record) -> str:
     connection = connections[alias]
     if connection.in_atomic_block:
         isolated = isolated_alias(alias)
-        if isolated is not None and not connections[isolated].in_atomic_block:
+        # PostgreSQL and MariaDB only (isolated_alias refuses SQLite): tests/
+        # test_recording_transactions.py::test_isolated_database_commits_despite_an_outer_rollback
+        if isolated is not None and not connections[isolated].in_atomic_block:  # pragma: no cover
             write_batch([record], isolated)
             return STORED
         if connection.needs_rollback:
@@ -298,7 +306,7 @@ def write_batch(
     committing there; raising rolls everything back).
     """
     events: list[_Event] = []
-    for attempt in range(2):
+    for _attempt in range(2):
         groups = _groups(records, alias)
         if groups is not None:
             _prepare(records, groups, alias)
@@ -309,8 +317,8 @@ def write_batch(
                         before_commit()
                     break
             events.clear()
-        if attempt == 1:
-            raise RuntimeError("the error group disappeared while storing")  # purged meanwhile
+    else:
+        raise RuntimeError("the error group disappeared while storing")  # purged meanwhile
     try:
         _send(events, alias)
     except Exception:  # the batch is committed: a signal's failure must not undo that
@@ -388,21 +396,24 @@ def _limit_statements(alias: str) -> None:
     ``innodb_lock_wait_timeout`` (MySQL: ``max_execution_time``, SELECTs only). SQLite has its
     busy timeout from the connection options (:func:`_bounded_options`)."""
     connection = connections[alias]
-    if not getattr(_thread, "bounded", False):
-        return  # the caller's connection (sync mode, tests): today's rules
-    seconds = conf.get("RECORDER_STATEMENT_TIMEOUT")
+    # The caller's connection (sync mode, tests) keeps today's rules. PostgreSQL and MariaDB
+    # only: tests/test_recorder_background.py::
+    # test_the_writers_batch_transaction_carries_statement_and_lock_timeouts
+    if getattr(_thread, "bounded", False) and connection.vendor in ("postgresql", "mysql"):
+        _set_timeouts(connection, conf.get("RECORDER_STATEMENT_TIMEOUT"))  # pragma: no cover
+
+
+def _set_timeouts(connection: Any, seconds: float) -> None:  # pragma: no cover - see above
     ms = int(seconds * 1000)
     if connection.vendor == "postgresql":
         statements = [f"SET LOCAL statement_timeout = {ms}", f"SET LOCAL lock_timeout = {ms}"]
-    elif connection.vendor == "mysql":
+    else:
         limit = (
             f"max_statement_time = {seconds:g}"
             if getattr(connection, "mysql_is_mariadb", False)
             else f"max_execution_time = {ms}"
         )
         statements = [f"SET SESSION {limit}, innodb_lock_wait_timeout = {max(1, round(seconds))}"]
-    else:
-        return
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)
@@ -628,21 +639,11 @@ class Writer:
         while True:
             batch = self.take()
             if batch is None:
-                self._close()
+                self._close(alias)
                 return
-            try:
-                self.store(batch, alias)
-            except Exception as exc:  # a bug: keep the thread alive, the hashes logged
-                with self.lock:
-                    give_up = [] if batch.settled else batch.as_records()
-                    batch.settled = True
-                    self.batch = None
-                _fallback(give_up, reason_of(exc), "error")
-            try:
-                # As after a request: CONN_MAX_AGE decides whether the connection stays.
-                connections[alias].close_if_unusable_or_obsolete()
-            except Exception:
-                self._close()
+            self.store(batch, alias)  # never raises: every failure ends in a fallback line
+            # As after a request: CONN_MAX_AGE decides whether the connection stays.
+            connections[alias].close_if_unusable_or_obsolete()
 
     def store(self, batch: Batch, alias: str) -> None:
         """Write ``batch``; while the database is down retry until its deadline, then send it
@@ -654,7 +655,7 @@ class Writer:
             except Abandoned:
                 break
             except Exception as exc:
-                self._close()
+                self._close(alias)
                 give_up: list[Record] = []
                 with self.lock:
                     if batch.settled:
@@ -694,7 +695,7 @@ class Writer:
             rows = ErrorLog.objects.using(alias).filter(logging_hash__in=hashes)
             stored = set(rows.values_list("logging_hash", flat=True))
         except Exception:
-            self._close()
+            self._close(alias)
             with self.lock:
                 if self.stopping:  # cannot know: its hashes are on the django.request lines
                     batch.settled = True
@@ -716,11 +717,8 @@ class Writer:
                 raise Abandoned
             batch.committing = True
 
-    def _close(self) -> None:
-        try:
-            connections[database_alias()].close()
-        except Exception:
-            logger.debug("counterbalance_errors: closing the writer's connection", exc_info=True)
+    def _close(self, alias: str) -> None:
+        connections[alias].close()  # a failed batch: the next attempt reconnects
 
     # -- the watchdog --
 
@@ -826,10 +824,7 @@ _writer_lock = threading.Lock()
 def writer() -> Writer:
     """This process's writer, created on first use (again in a forked child)."""
     global _writer
-    current = _writer
-    if current is not None and current.pid == os.getpid():
-        return current
-    with _writer_lock:
+    with _writer_lock:  # held for one check: no double-checked locking, no race-only branch
         if _writer is None or _writer.pid != os.getpid():
             _writer = Writer()
         return _writer

@@ -7,6 +7,7 @@ transactional, since the thread has its own connection.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -29,7 +30,13 @@ from counterbalance_errors import recorder, signals
 from counterbalance_errors.capture import Record
 from counterbalance_errors.models import ErrorGroup, ErrorGroupHour, ErrorGroupUser, ErrorLog
 from counterbalance_errors.testing import wait_for_recorder
-from tests.support.errorlog_helpers import VENDOR, fallback_lines, hash_of, needs_server_database
+from tests.support.errorlog_helpers import (
+    VENDOR,
+    database_down,
+    fallback_lines,
+    hash_of,
+    needs_server_database,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -139,6 +146,18 @@ def test_under_tests_the_default_mode_writes_on_the_calling_thread(
     assert ErrorLog.objects.filter(logging_hash=hash_of(response)).exists()
     assert writers_thread == [threading.current_thread().name]
     assert recorder._writer is None
+
+
+def test_a_full_batch_is_taken_at_once(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"RECORDER_BATCH_SIZE": 2, "RECORDER_LINGER": 60}
+    writer = idle_writer()
+    items = [item() for _ in range(3)]
+    for one in items:
+        writer.put(one)
+    batch = writer.take()  # no lingering: the batch is full
+    assert batch is not None
+    assert [i.item for i in batch.items] == items[:2]
+    assert [i.item for i in writer.queue] == items[2:]
 
 
 def test_one_batch_is_one_update_per_group_and_one_insert() -> None:
@@ -317,6 +336,7 @@ def test_interpreter_exit_flushes_the_queue(tmp_path: Path) -> None:
 
 
 @needs_server_database
+@pytest.mark.database
 def test_the_writers_batch_transaction_carries_statement_and_lock_timeouts(settings: Any) -> None:
     settings.COUNTERBALANCE_ERRORS = {"RECORDER_STATEMENT_TIMEOUT": 2.5}
     connection = connections["default"]
@@ -339,3 +359,297 @@ def test_the_writers_batch_transaction_carries_statement_and_lock_timeouts(setti
         recorder._thread.bounded = False
     expected = {"postgresql": ["2500ms", "2500ms"], "mysql": ["2.5", "2"]}[VENDOR]
     assert values == expected
+
+
+# --- the edges of one batch -------------------------------------------------------------
+
+
+def is_insert_into(table: str, sql: str) -> bool:
+    return sql.startswith("INSERT") and sql.split("(")[0].strip(' `"').endswith(table)
+
+
+def is_group_update(sql: str) -> bool:
+    target = sql.split("SET")[0]
+    return sql.startswith("UPDATE") and "errorgroup" in target and "errorgrouphour" not in target
+
+
+def test_a_group_purged_before_it_is_counted_is_created_again() -> None:
+    record = item().record
+    purged: list[str] = []
+
+    def purge_once(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if is_group_update(sql) and not purged:
+            purged.append(sql)
+            ErrorGroup.objects.filter(fingerprint=FP).delete()  # a purge, just before counting
+        return execute(sql, params, many, context)
+
+    with connections["default"].execute_wrapper(purge_once):
+        recorder.write_batch([record], "default")
+    assert len(purged) == 1
+    group = ErrorGroup.objects.get()
+    assert group.occurrence_count == 1
+    assert ErrorLog.objects.get().group_id == group.pk
+    assert list(ErrorGroupHour.objects.values_list("group_id", "count")) == [(group.pk, 1)]
+
+
+def test_no_signal_for_a_group_purged_right_after_the_commit(
+    writers_thread: list[str],
+) -> None:
+    def purge_after_commit() -> None:
+        transaction.on_commit(lambda: ErrorGroup.objects.all().delete(), using="default")
+
+    recorder.write_batch([item().record], "default", purge_after_commit)
+    assert not ErrorGroup.objects.exists()
+    assert writers_thread == []
+
+
+def test_a_raising_receiver_is_logged_and_the_batch_stays_stored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("receiver bug")
+
+    record = item().record
+    signals.error_group_created.connect(receiver, weak=False, dispatch_uid="t.raising")
+    try:
+        with caplog.at_level(logging.ERROR, logger="counterbalance_errors"):
+            recorder.write_batch([record], "default")
+    finally:
+        signals.error_group_created.disconnect(dispatch_uid="t.raising")
+    [logged] = [r for r in caplog.records if r.name == "counterbalance_errors"]
+    assert logged.getMessage() == "counterbalance_errors: a receiver of error_group_created raised"
+    assert str(logged.exc_info[1]) == "receiver bug"  # type: ignore[index]
+    assert ErrorLog.objects.filter(logging_hash=record.logging_hash).exists()
+
+
+def test_the_database_lost_after_the_commit_only_skips_the_signals(
+    caplog: pytest.LogCaptureFixture, writers_thread: list[str]
+) -> None:
+    record = item().record
+    with contextlib.ExitStack() as down:
+
+        def lose_the_database() -> None:
+            transaction.on_commit(lambda: down.enter_context(database_down()), using="default")
+
+        with caplog.at_level(logging.ERROR, logger="counterbalance_errors"):
+            recorder.write_batch([record], "default", lose_the_database)
+    [logged] = [r for r in caplog.records if r.name == "counterbalance_errors"]
+    assert logged.getMessage() == "counterbalance_errors: sending the error group signals failed"
+    assert writers_thread == []
+    assert ErrorLog.objects.filter(logging_hash=record.logging_hash).exists()
+
+
+# --- the writer's retries, deadline and lost COMMIT answers -------------------------------------
+
+
+@contextlib.contextmanager
+def watching_inserts(on_insert: Any = None) -> Iterator[list[str]]:
+    """The ErrorLog INSERTs the default connection sends; ``on_insert`` runs just before each."""
+    inserts: list[str] = []
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if is_insert_into("errorlog", sql):
+            inserts.append(sql)
+            if on_insert is not None:
+                on_insert(len(inserts))
+        return execute(sql, params, many, context)
+
+    with connections["default"].execute_wrapper(wrapper):
+        yield inserts
+
+
+def store_watched(
+    writer: recorder.Writer, batch: recorder.Batch, caplog: pytest.LogCaptureFixture, on_insert: Any
+) -> list[str]:
+    """``writer.store(batch)`` on the default connection, its log captured; its INSERTs."""
+    with (
+        caplog.at_level(logging.WARNING, logger="counterbalance_errors"),
+        watching_inserts(on_insert) as inserts,
+    ):
+        writer.store(batch, "default")
+    return inserts
+
+
+def taken(writer: recorder.Writer, one: Item) -> recorder.Batch:
+    writer.put(one)
+    batch = writer.take()
+    assert batch is not None
+    return batch
+
+
+def test_a_failing_batch_is_retried_until_its_deadline_then_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    writer = idle_writer(clock)
+    duplicate = item()
+    recorder.write_batch([duplicate.record], "default")  # its hash is taken: INSERT fails
+    batch = taken(writer, duplicate)
+    before = recorder.stats()
+
+    def twenty_seconds(n: int) -> None:
+        clock.now += 20  # each attempt: 20 s; RECORDER_DEADLINE is 30 s
+
+    inserts = store_watched(writer, batch, caplog, twenty_seconds)
+    assert len(inserts) == 2
+    [line] = fallback_lines(caplog)
+    assert line["logging_hash"] == duplicate.logging_hash
+    assert line["reason"].startswith("django.db.utils.IntegrityError: ")
+    after = recorder.stats()
+    assert after["fallback_error"] == before.get("fallback_error", 0) + 1
+    assert after.get("stored", 0) == before.get("stored", 0)
+    assert writer.batch is None
+    assert ErrorGroup.objects.get().occurrence_count == 1
+
+
+def test_a_lost_answer_to_a_commit_that_landed_is_counted_as_stored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = idle_writer(Clock())
+    one = item()
+    batch = taken(writer, one)
+    before = recorder.stats().get("stored", 0)
+
+    def lose_the_answer(n: int) -> None:
+        def answer_lost() -> None:
+            raise OperationalError("server closed the connection unexpectedly")
+
+        transaction.on_commit(answer_lost, using="default")  # runs once COMMIT succeeded
+
+    inserts = store_watched(writer, batch, caplog, lose_the_answer)
+    assert len(inserts) == 1  # looked up, not written again
+    assert fallback_lines(caplog) == []
+    assert recorder.stats()["stored"] == before + 1
+    assert (batch.settled, batch.unknown, writer.batch) == (True, False, None)
+    assert ErrorLog.objects.filter(logging_hash=one.logging_hash).count() == 1
+
+
+def test_a_commit_that_failed_is_looked_up_then_written_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = idle_writer(Clock())
+    one = item()
+    batch = taken(writer, one)
+
+    def purge_the_group_once(n: int) -> None:
+        if n == 1:
+            # Its rows now point at no group: a deferred foreign key fails the COMMIT
+            # (PostgreSQL, SQLite); MariaDB checks at once and refuses the DELETE.
+            with connections["default"].cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {ErrorGroup._meta.db_table} WHERE id = %s",
+                    [ErrorGroup.objects.get().pk],
+                )
+
+    inserts = store_watched(writer, batch, caplog, purge_the_group_once)
+    assert len(inserts) == 2
+    assert fallback_lines(caplog) == []
+    assert ErrorLog.objects.filter(logging_hash=one.logging_hash).count() == 1
+    assert ErrorGroup.objects.get().occurrence_count == 1
+
+
+@pytest.mark.parametrize("write_fails", [False, True], ids=["commit-next", "insert-fails"])
+def test_a_batch_abandoned_by_the_watchdog_mid_write_is_rolled_back(
+    caplog: pytest.LogCaptureFixture, write_fails: bool
+) -> None:
+    clock = Clock()
+    writer = idle_writer(clock)
+    one = item()
+    if write_fails:
+        recorder.write_batch([one.record], "default")  # its hash is taken: INSERT fails
+    batch = taken(writer, one)
+
+    def the_watchdog_gives_up(n: int) -> None:
+        clock.now += 31
+        assert writer.expire() == 1
+
+    inserts = store_watched(writer, batch, caplog, the_watchdog_gives_up)
+    assert len(inserts) == 1
+    [line] = fallback_lines(caplog)
+    assert line["logging_hash"] == one.logging_hash
+    assert "RECORDER_DEADLINE" in line["reason"]
+    assert ErrorLog.objects.count() == ErrorGroup.objects.get().occurrence_count == write_fails
+    assert writer.batch is None
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise TypeError("no message")
+
+
+def test_an_unprintable_failure_at_exit_still_reaches_the_fallback_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = idle_writer(Clock())
+    one = item()
+    batch = taken(writer, one)
+    writer.stopping = True  # at exit a failed batch is not retried
+
+    def unprintable(n: int) -> None:
+        raise Unprintable
+
+    store_watched(writer, batch, caplog, unprintable)
+    [line] = fallback_lines(caplog)
+    assert line["logging_hash"] == one.logging_hash
+    assert line["reason"] == "tests.test_recorder_background.Unprintable: [unprintable]"
+    assert writer.batch is None
+
+
+@pytest.mark.parametrize("stopping", [False, True])
+def test_a_lost_answer_that_cannot_be_looked_up(stopping: bool) -> None:
+    writer = idle_writer(Clock())
+    batch = taken(writer, item())
+    batch.unknown = True  # what store sets when a COMMIT's answer was lost
+    writer.stopping = stopping
+    before = recorder.stats().get("unknown", 0)
+    with database_down():
+        settled = writer._check(batch, "default")
+    # At exit its hash is only on the django.request line; else it is looked up again later.
+    assert (settled, batch.settled, batch.unknown) == (stopping, stopping, True)
+    assert recorder.stats().get("unknown", 0) == before + stopping
+
+
+def test_exit_sends_a_batch_being_written_to_the_fallback_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = idle_writer()
+    one = item()
+    taken(writer, one)  # its COMMIT is not sent
+    with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
+        writer.shutdown(0)
+    [line] = fallback_lines(caplog)
+    assert line["logging_hash"] == one.logging_hash
+    assert line["reason"] == "the process exited before the recorder stored it"
+
+
+def test_the_writers_connection_options_per_vendor() -> None:
+    assert recorder._bounded_options("postgresql", 0.4) == {
+        "connect_timeout": 1,
+        "keepalives": 1,
+        "keepalives_idle": 1,
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+    }
+    assert recorder._bounded_options("mysql", 2.6) == {
+        "connect_timeout": 3,
+        "read_timeout": 9,
+        "write_timeout": 9,
+    }
+    assert recorder._bounded_options("sqlite", 2.6) == {"timeout": 2.6}
+    assert recorder._bounded_options("oracle", 2.6) == {}
+
+
+def test_a_forked_child_starts_with_no_writer_and_no_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("_writer", "_writer_lock", "_ledger"):
+        monkeypatch.setattr(recorder, name, getattr(recorder, name))  # put back afterwards
+    recorder._ledger = parents = recorder._Ledger()
+    parents.add("submitted")  # still queued in the parent
+    idle_writer()  # the parent's
+    lock = recorder._writer_lock
+    recorder._after_fork()  # what os.register_at_fork runs in the child
+    assert recorder._writer is None
+    assert recorder.stats() == {}
+    assert recorder._writer_lock is not lock
+    assert parents.counts == {"submitted": 1}

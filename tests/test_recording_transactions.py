@@ -170,6 +170,7 @@ def test_a_middleware_that_rolls_back_error_responses(
 
 
 @needs_server_database
+@pytest.mark.database
 @with_isolated_database
 def test_isolated_database_commits_despite_an_outer_rollback(
     client: Client,
