@@ -35,6 +35,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models import Case, DateTimeField, F, PositiveIntegerField, Value, When
 
 from counterbalance_errors import conf
+from counterbalance_errors.guard import guarded
 from counterbalance_errors.logs import fallback
 
 if TYPE_CHECKING:
@@ -641,9 +642,12 @@ class Writer:
             if batch is None:
                 self._close(alias)
                 return
-            self.store(batch, alias)  # never raises: every failure ends in a fallback line
-            # As after a request: CONN_MAX_AGE decides whether the connection stays.
-            connections[alias].close_if_unusable_or_obsolete()
+            # store() ends every failure in a fallback line; the guard only keeps a bug (or a
+            # backend that raises while closing) from ending the writer thread.
+            with guarded("counterbalance_errors: the recorder could not store a batch"):
+                self.store(batch, alias)
+                # As after a request: CONN_MAX_AGE decides whether the connection stays.
+                connections[alias].close_if_unusable_or_obsolete()
 
     def store(self, batch: Batch, alias: str) -> None:
         """Write ``batch``; while the database is down retry until its deadline, then send it
