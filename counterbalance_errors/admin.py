@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
@@ -250,7 +250,7 @@ def _external_link(setting: str, placeholder: str, value: str) -> SafeString | s
         return ""
     return format_html(
         ' <a href="{}" rel="noopener noreferrer" target="_blank">↗</a>',
-        str(template).replace(placeholder, value),
+        str(template).replace(placeholder, quote(value, safe="")),
     )
 
 

@@ -55,6 +55,8 @@ from counterbalance_errors.fingerprints import (
     is_in_app,
     qualified_name,
 )
+from counterbalance_errors.guard import guarded
+from counterbalance_errors.logs import fallback
 from counterbalance_errors.scrubbing import (
     FILTERED,
     MAX_ITEMS,
@@ -616,7 +618,20 @@ def record(request: Any, ctx: RequestContext) -> None:
     http_request = context.django_request(request) if request is not None else None
     if http_request is not None:
         _attempt(None, lambda: observability.annotate(ctx, http_request))
-    recorder.submit(snapshot(http_request, ctx))
+    with guarded("could not capture a logged error") as capturing:
+        recorder.submit(snapshot(http_request, ctx))
+    if capturing.failed:
+        # The hash is in the response already: it must not be lost with the snapshot.
+        error = ctx.error
+        bare = Record(
+            logging_hash=ctx.logging_hash,
+            created=timezone.now(),
+            status=error.status,
+            code=error.code,
+            fingerprint="",
+            exception_class=qualified_name(type(error.exception)) if error.exception else "",
+        )
+        fallback(bare, "the error could not be captured")
 
 
 def record_deferred(request: HttpRequest, ctx: RequestContext) -> None:

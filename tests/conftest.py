@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -17,11 +18,14 @@ pytest_plugins = ["counterbalance_errors.pytest_plugin"]
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The ``system`` tests (tests/system/) start real servers: only with ``-m system``."""
-    if "system" in (config.option.markexpr or ""):
+    markexpr = config.option.markexpr or ""
+    if re.search(r"\bsystem\b", markexpr) and not re.search(r"\bnot\s+system\b", markexpr):
         return
-    selected = [item for item in items if item.get_closest_marker("system") is None]
-    if len(selected) != len(items):
-        config.hook.pytest_deselected(items=[i for i in items if i not in selected])
+    selected, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker("system") else selected).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
         items[:] = selected
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 from django.http import QueryDict
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.utils import translation
 
 from counterbalance_errors import capture, catalog, context
 from counterbalance_errors.scrubbing import FILTERED
+from tests.support.errorlog_helpers import fallback_lines, hash_of
 
 
 def failing(order: dict[str, Any]) -> BaseException:
@@ -91,3 +93,27 @@ def test_only_an_error_with_a_logging_hash_is_snapshotted() -> None:
         capture.snapshot(request, unlogged)
     with pytest.raises(ValueError, match="only an error with a logging_hash"):
         capture.snapshot(None, context.RequestContext())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "status"), [("/plain/raise/unhandled/", 500), ("/drf/raise/drf-validation/", 400)]
+)
+def test_a_capture_that_fails_keeps_the_status_and_logs_the_hash(
+    client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    url: str,
+    status: int,
+) -> None:
+    def broken(request: object, ctx: object) -> None:
+        raise RuntimeError("a bug in capturing")
+
+    monkeypatch.setattr(capture, "snapshot", broken)
+    with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
+        response = client.get(url)
+
+    assert response.status_code == status
+    [line] = [line for line in fallback_lines(caplog) if line["logging_hash"] == hash_of(response)]
+    assert line["reason"] == "the error could not be captured"
+    assert line["status"] == status
