@@ -1,14 +1,12 @@
 """One case in one variant of the benchmark project, timed by pyperf (``benchmarks/run.py``).
 
-    python -m benchmarks.micro --case drf-404 --variant app [--db sqlite] [pyperf options]
+    python -m benchmarks.micro --case drf-404 --variant app [--timing cpu] [pyperf options]
     python -m benchmarks.micro --sample --variant dse   # every case's answer as JSON, no timing
     python -m benchmarks.micro --profile 3000 --case drf-404 --variant app   # cProfile
 
-pyperf spawns the worker processes, calibrates the loops, collects the values and writes the
-JSON; this module only says what one loop is. Each variant is a separate process with its own
-settings (``benchmarks/settings.py`` reads ``CB_BENCH_VARIANT`` and ``CB_BENCH_DB``), so "with
-the app" and "without it" are really two projects. Requests go through the WSGI callable a
-server calls (``benchmarks.wsgi.build``), the response iterated and closed as a server does.
+pyperf spawns the worker processes, calibrates the loops and computes the statistics; this
+module only says what one loop is, in one variant (``benchmarks/settings.py``) per process, so
+"with the app" and "without it" are really two projects, called as a WSGI server calls them.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 #: case → (method, path, JSON body or None). Cases are the same for every variant.
@@ -32,99 +30,82 @@ CASES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "plain-500": ("GET", "/plain/boom/", None),
     "drf-500": ("GET", "/drf/boom/", None),
 }
-#: Cases that never wait on I/O are timed in this process's CPU time, which other processes
-#: on a busy machine barely move; the logged 500s (a database write) in wall time.
-CPU_CASES = frozenset({"drf-success", "plain-success", "drf-404", "drf-400"})
-VARIANTS = ("app", "bare", "dse")
-DATABASES = ("sqlite", "postgres", "postgres-nosync")
 
 Environ = dict[str, Any]
 
 
 def configure(variant: str, db: str, sqlite_path: str, pg_name: str) -> Any:
     """Django set up as ``variant`` on ``db``; returns the project's WSGI callable."""
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="benchmarks.settings",
-        CB_BENCH_VARIANT=variant,
-        CB_BENCH_DB=db,
-        CB_BENCH_SQLITE_PATH=sqlite_path,
-        CB_BENCH_PG_NAME=pg_name,
-    )
-    import django
+    os.environ.update(DJANGO_SETTINGS_MODULE="benchmarks.settings", CB_BENCH_VARIANT=variant)
+    os.environ.update(CB_BENCH_DB=db, CB_BENCH_SQLITE_PATH=sqlite_path, CB_BENCH_PG_NAME=pg_name)
+    from benchmarks import wsgi  # sets Django up
 
-    django.setup()
-    from benchmarks.wsgi import build
-
-    return build()
+    return wsgi.application
 
 
 def environ_factory(method: str, path: str, body: dict[str, Any] | None) -> Callable[[], Environ]:
+    """A fresh WSGI environ for each request of one case (its body readable again each time)."""
     from django.test import RequestFactory
 
     payload = b"" if body is None else json.dumps(body).encode()
-    request = RequestFactory().generic(
-        method, path, payload, content_type="application/json" if body is not None else ""
-    )
-    template = {k: v for k, v in request.environ.items() if k != "wsgi.input"}
-    template["HTTP_ACCEPT"] = "application/json"
-    if body is None:
-        template.pop("CONTENT_TYPE", None)
-        template.pop("CONTENT_LENGTH", None)
-
-    def make() -> Environ:
-        environ = dict(template)
-        environ["wsgi.input"] = io.BytesIO(payload)
-        return environ
-
-    return make
+    kind = "" if body is None else "application/json"
+    factory = RequestFactory(headers={"accept": "application/json"})
+    template = factory.generic(method, path, payload, kind).environ
+    return lambda: {**template, "wsgi.input": io.BytesIO(payload)}
 
 
 def _start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
     _start_response.last = (status, headers)  # type: ignore[attr-defined]
 
 
-def request(application: Any, make: Callable[[], Environ]) -> tuple[int, dict[str, str], bytes]:
-    result: Iterable[bytes] = application(make(), _start_response)
-    try:
-        body = b"".join(result)
-    finally:
-        getattr(result, "close", lambda: None)()
+def serve(app: Any, environ: Environ) -> bytes:
+    """One request as a server answers it: the WSGI call, the body read, the response closed."""
+    result = app(environ, _start_response)
+    body = b"".join(result)
+    result.close()
+    return body
+
+
+def request(app: Any, make: Callable[[], Environ]) -> tuple[int, dict[str, str], bytes]:
+    body = serve(app, make())
     status, headers = _start_response.last  # type: ignore[attr-defined]
     return int(status.split()[0]), {k.lower(): v for k, v in headers}, body
 
 
-def time_requests(loops: int, application: Any, make: Callable[[], Environ], cpu: bool) -> float:
-    now = time.process_time if cpu else time.perf_counter
+def time_requests(loops: int, app: Any, make: Callable[[], Environ], timing: str = "cpu") -> float:
+    """Seconds for ``loops`` requests. ``cpu``: this process's CPU time for the loop (other
+    processes barely move it). ``latency``: each request alone in wall time, from the WSGI call
+    until its response is read and closed, summed; the recorder stores what it logged before
+    the next one, outside the timed part. ``back-to-back``: the wall time of the whole loop and
+    of the recorder storing it all."""
     gc.collect()
+    if timing == "latency":
+        total = 0.0
+        for _ in range(loops):
+            environ = make()
+            started = time.perf_counter()
+            serve(app, environ)
+            total += time.perf_counter() - started
+            flush_recorder()
+        return total
+    now = time.process_time if timing == "cpu" else time.perf_counter
     started = now()
     for _ in range(loops):
-        result = application(make(), _start_response)
-        for _chunk in result:
-            pass
-        result.close()
+        serve(app, make())
+    if timing == "back-to-back":
+        flush_recorder()
     return now() - started
 
 
-def time_commit(loops: int) -> float:
-    """One committed single-row INSERT on this database: the disk's share of a logged 500."""
-    from django.db import connection, transaction
-
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE IF NOT EXISTS cb_bench_probe (x integer)")
-    started = time.perf_counter()
-    for _ in range(loops):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("INSERT INTO cb_bench_probe (x) VALUES (1)")
-    return time.perf_counter() - started
-
-
 def flush_recorder(timeout: float = 30) -> None:
-    """Wait for the background recorder (branch i8-recorder), when there is one, to write."""
-    from counterbalance_errors import recorder
+    """Wait until the recorder (``app`` variant) has stored or logged everything submitted."""
+    from django.apps import apps
 
-    flush: Callable[[float], object] | None = getattr(recorder, "flush", None)
-    if flush is not None:
-        flush(timeout)
+    if apps.is_installed("counterbalance_errors"):
+        from counterbalance_errors import recorder
+
+        if not recorder.flush(timeout):
+            raise RuntimeError(f"the recorder did not catch up within {timeout} s")
 
 
 def samples(application: Any) -> dict[str, Any]:
@@ -133,8 +114,7 @@ def samples(application: Any) -> dict[str, Any]:
     for case, spec in CASES.items():
         status, headers, body = request(application, environ_factory(*spec))
         answer: dict[str, Any] = {"status": status, "headers": headers, "body": body.decode()}
-        logging_hash = headers.get("x-counterbalance-log-hash")
-        if logging_hash:
+        if logging_hash := headers.get("x-counterbalance-log-hash"):
             from counterbalance_errors.models import ErrorLog
 
             flush_recorder()
@@ -143,46 +123,34 @@ def samples(application: Any) -> dict[str, Any]:
     return answers
 
 
-def _options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--case", choices=[*CASES, "commit-floor"], default="drf-success")
-    parser.add_argument("--variant", choices=VARIANTS, default="app")
-    parser.add_argument("--db", choices=DATABASES, default="sqlite")
-    parser.add_argument("--sqlite-path", default="bench.sqlite3")
-    parser.add_argument("--pg-name", default="bench_cb")
-
-
-def _forward(cmd: list[str], args: argparse.Namespace) -> None:
-    """pyperf's hook: the worker processes get this script's own options too."""
-    cmd += ["--case", args.case, "--variant", args.variant, "--db", args.db]
-    cmd += ["--sqlite-path", args.sqlite_path, "--pg-name", args.pg_name]
-
-
-_application: Any = None
-
-
-def _bench(loops: int, args: argparse.Namespace) -> float:
-    global _application
-    if _application is None:
-        _application = configure(args.variant, args.db, args.sqlite_path, args.pg_name)
-    if args.case == "commit-floor":
-        return time_commit(loops)
-    make = environ_factory(*CASES[args.case])
-    return time_requests(loops, _application, make, args.case in CPU_CASES)
-
-
 def profile(application: Any, case: str, n: int) -> None:
     """cProfile of ``n`` requests of one case (after ``n`` to warm up), cumulative and own time."""
     import cProfile
     import pstats
 
     make = environ_factory(*CASES[case])
-    time_requests(n, application, make, cpu=True)
-    profiler = cProfile.Profile()
-    profiler.runcall(time_requests, n, application, make, True)
-    stats = pstats.Stats(profiler)
-    stats.sort_stats("cumulative").print_stats(50)
+    time_requests(n, application, make)
+    with cProfile.Profile() as profiler:
+        time_requests(n, application, make)
+    stats = pstats.Stats(profiler).sort_stats("cumulative").print_stats(50)
     stats.sort_stats("tottime").print_stats(30)
     stats.sort_stats("cumulative").print_stats("counterbalance_errors", 40)
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get  # run.py gives the databases as CB_BENCH_* (benchmarks/settings.py)
+    parser.add_argument("--case", choices=CASES, default="drf-success")
+    parser.add_argument("--variant", choices=("app", "bare", "dse"), default="app")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "postgres-nosync"), default="sqlite")
+    parser.add_argument("--timing", choices=("cpu", "latency", "back-to-back"), default="cpu")
+    parser.add_argument("--sqlite-path", default=env("CB_BENCH_SQLITE_PATH", "bench.sqlite3"))
+    parser.add_argument("--pg-name", default=env("CB_BENCH_PG_NAME", "bench_cb"))
+
+
+def _forward(cmd: list[str], args: argparse.Namespace) -> None:
+    """pyperf's hook: its worker processes get this script's own options too."""
+    cmd += ["--case", args.case, "--variant", args.variant, "--db", args.db]
+    cmd += ["--timing", args.timing, "--sqlite-path", args.sqlite_path, "--pg-name", args.pg_name]
 
 
 def main() -> None:
@@ -206,8 +174,12 @@ def main() -> None:
     runner = pyperf.Runner(add_cmdline_args=_forward, program_args=("-m", "benchmarks.micro"))
     _options(runner.argparser)
     args = runner.parse_args()
-    runner.metadata["cb_clock"] = "cpu" if args.case in CPU_CASES else "wall"
-    runner.bench_time_func(f"{args.case} {args.variant} {args.db}", _bench, args)
+    application = make = None
+    if args.worker:  # the loops run in pyperf's worker processes only
+        application = configure(args.variant, args.db, args.sqlite_path, args.pg_name)
+        make = environ_factory(*CASES[args.case])
+    name = f"{args.case} {args.variant} {args.db} {args.timing}"
+    runner.bench_time_func(name, time_requests, application, make, args.timing)
 
 
 if __name__ == "__main__":

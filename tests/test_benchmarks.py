@@ -1,16 +1,20 @@
-"""The benchmark harness's own logic: rows, interleaving, per-round ratios, verdicts.
+"""The benchmark harness's own logic: rows, interleaving, per-round ratios, verdicts, timings.
 
-No timing and no benchmark run here (``make bench-smoke`` runs every row in CI; the numbers
-are in docs/performance.md): the pyperf benchmarks below are built from given values.
+No benchmark run here (``make bench-smoke`` runs every row in CI; the numbers are in
+docs/performance.md): the pyperf benchmarks below are built from given values, and the
+timing test counts clock readings and recorder waits with fakes instead of measuring.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pyperf
 import pytest
 
-from benchmarks import run
-from benchmarks.run import GROUPS, Config, Contender
+from benchmarks import micro, run
+from benchmarks.run import GROUPS, Contender
 
 
 def bench(name: str, rounds: list[list[float]]) -> pyperf.Benchmark:
@@ -22,78 +26,147 @@ def bench(name: str, rounds: list[list[float]]) -> pyperf.Benchmark:
 
 #: Every row issue 11 asks for, with its target (the gunicorn row is benchmarks/servers.py).
 ISSUE_ROWS = {
-    "success, DRF view, vs without the app": "<= 1.03",
-    "success, plain view, vs without the app": "<= 1.03",
-    "unlogged 404 (DRF NotFound) vs DRF default": "<= 1.05",
-    "unlogged 404 (DRF NotFound) vs drf-standardized-errors": "<= 0.95",
-    "unlogged validation 400 vs DRF default": "<= 1.05",
-    "unlogged validation 400 vs drf-standardized-errors": "<= 0.95",
-    "logged 500 vs Django's HTML 500, SQLite": "<= 1.5",
-    "logged 500 vs Django's HTML 500, PostgreSQL": "<= 1.5",
+    "success, DRF view, vs without the app": "≤ 1.03",
+    "success, plain view, vs without the app": "≤ 1.03",
+    "unlogged 404 (DRF NotFound) vs DRF default": "≤ 1.05",
+    "unlogged 404 (DRF NotFound) vs drf-standardized-errors": "≤ 0.95",
+    "unlogged validation 400 vs DRF default": "≤ 1.05",
+    "unlogged validation 400 vs drf-standardized-errors": "≤ 0.95",
+    "logged 500's latency vs Django's HTML 500, SQLite": "≤ 1.5",
+    "logged 500's latency vs Django's HTML 500, PostgreSQL": "≤ 1.5",
 }
 
 
 def test_every_issue_row_is_measured_with_its_target() -> None:
-    targets = {ratio.label: ratio.target for group in GROUPS.values() for ratio in group.ratios}
+    targets = {row.label: row.target for rows in GROUPS.values() for row in rows}
 
     assert {label: targets.get(label) for label in ISSUE_ROWS} == ISSUE_ROWS
 
 
-def test_every_ratio_compares_contenders_of_its_own_group() -> None:
-    for group in GROUPS.values():
-        names = {contender.name for contender in group.contenders}
-        for ratio in group.ratios:
-            assert {ratio.ours, ratio.theirs} <= names, ratio
+def test_each_row_compares_one_case_on_one_database_timed_one_way() -> None:
+    for rows in GROUPS.values():
+        for row in rows:
+            ours, theirs = row.ours, row.theirs
+            assert ours != theirs, row
+            assert (ours.case, ours.db, ours.timing) == (theirs.case, theirs.db, theirs.timing)
+
+
+def test_logged_500s_are_timed_as_latency_with_a_back_to_back_row_beside_them() -> None:
+    for name in ("500-sqlite", "500-postgres"):
+        latency, back_to_back = GROUPS[name]
+
+        assert (latency.ours.variant, latency.theirs.variant) == ("app", "bare")
+        assert latency.ours.timing == "latency"
+        assert latency.target
+        assert back_to_back.ours.timing == "back-to-back"
+        assert "back to back" in back_to_back.label
+        assert not back_to_back.target
 
 
 def test_rounds_alternate_the_order_of_contenders() -> None:
     a, b, c = (Contender(name, "app", "drf-404") for name in "abc")
 
-    assert run.schedule([a, b, c], 3, sequential=False) == [a, b, c, c, b, a, a, b, c]
-    assert run.schedule([a, b], 2, sequential=True) == [a, a, b, b]
+    assert run.schedule([a, b, c], 3) == [a, b, c, c, b, a, a, b, c]
 
 
 def test_ratio_is_the_median_of_per_round_ratios_with_its_spread() -> None:
-    group = GROUPS["404"]
+    app, drf = GROUPS["404"][0].ours, GROUPS["404"][0].theirs
+    dse = GROUPS["404"][1].theirs
     benches = {
-        "app": bench("drf-404 app sqlite", [[1.0, 3.0, 2.0], [4.0, 4.0, 4.0], [2.0, 2.0, 2.0]]),
-        "DRF": bench("drf-404 bare sqlite", [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]),
-        "dse": bench("drf-404 dse sqlite", [[4.0], [4.0], [4.0]]),
+        app: bench("drf-404 app", [[1.0, 3.0, 2.0], [4.0, 4.0, 4.0], [2.0, 2.0, 2.0]]),
+        drf: bench("drf-404 bare", [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]),
+        dse: bench("drf-404 dse", [[4.0], [4.0], [4.0]]),
     }
 
-    vs_drf, vs_dse = run.results(group, benches)
+    vs_drf, vs_dse = run.lines("404", benches)
 
-    assert vs_drf.per_round == [1.0, 2.0, 1.0]
-    assert vs_drf.median == 1.0
-    assert vs_drf.met() is True  # <= 1.05
-    assert vs_dse.per_round == [0.5, 1.0, 0.5]
-    assert vs_dse.met() is True  # <= 0.95
+    assert vs_drf[3] == "1.000 (1.000-2.000)"  # rounds: 2/2, 4/2, 2/2
+    assert vs_drf[4:6] == ["≤ 1.05", "met"]
+    assert vs_dse[3] == "0.500 (0.500-1.000)"  # rounds: 2/4, 4/4, 2/4
+    assert vs_dse[4:6] == ["≤ 0.95", "met"]
 
 
 @pytest.mark.parametrize(
-    ("target", "ratio", "met"),
-    [("<= 1.03", 1.03, True), ("<= 1.03", 1.031, False), (">= 0.97", 0.96, False), ("", 9.0, None)],
+    ("target", "ratio", "verdict"),
+    [("≤ 1.03", 1.03, "met"), ("≤ 1.03", 1.031, "MISSED"), ("≥ 0.97", 0.96, "MISSED"), ("", 9, "")],
 )
-def test_verdicts(target: str, ratio: float, met: bool | None) -> None:
-    result = run.Result(run.Ratio("row", "a", "b", target), [ratio], None, None)
-
-    assert result.met() is met
+def test_verdicts(target: str, ratio: float, verdict: str) -> None:
+    assert run.verdict(target, ratio) == verdict
 
 
-def test_table_shows_spread_verdict_clock_and_rerun_command() -> None:
-    group = GROUPS["success-drf"]
+def test_table_shows_spread_verdict_timing_and_rerun_command() -> None:
+    (row,) = GROUPS["success-drf"]
     benches = {
-        "app": bench("drf-success app sqlite", [[1.1, 1.1], [0.9, 0.9], [1.0, 1.0]]),
-        "without": bench("drf-success bare sqlite", [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]),
+        row.ours: bench("drf-success app", [[1.1, 1.1], [0.9, 0.9], [1.0, 1.0]]),
+        row.theirs: bench("drf-success bare", [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]),
     }
-    found = run.results(group, benches)
-    rerun = {found[0].ratio.label: 'make bench BENCH_ARGS="--only success-drf"'}
 
-    line = run.render(found, Config(), rerun).splitlines()[2]
+    (cells,) = run.lines("success-drf", benches)
+    smoke = run.lines("success-drf", benches, smoke=True)
+    line = run.table(["a"] * 8, [cells]).splitlines()[2]
 
-    cells = [cell.strip() for cell in line.strip("|").split("|")]
     assert cells[0] == "success, DRF view, vs without the app"
-    assert cells[3] == "1.000 (0.900-1.100)"
-    assert cells[4:7] == ["≤ 1.03", "met", "CPU time, 3 rounds"]
+    assert cells[1].startswith("app: 1.00 sec ± ")
+    assert cells[2].startswith("without: 1.00 sec ± ")
+    assert cells[3:7] == ["1.000 (0.900-1.100)", "≤ 1.03", "met", "CPU time, 3 rounds"]
     assert cells[7] == 'make bench BENCH_ARGS="--only success-drf"'
-    assert run.render(found, run.smoke_config(), rerun).startswith("SMOKE RUN")
+    assert smoke[0][5] == ""  # no verdict on a smoke run
+    assert line == "| " + " | ".join(cells) + " |"
+
+
+class Body(list[bytes]):
+    def close(self) -> None:
+        pass
+
+
+class Fakes:
+    """A clock that ticks one second per reading, an application and a recorder to wait for,
+    all logging what happens in order."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.events: list[str] = []
+
+    def clock(self) -> float:
+        self.events.append("clock")
+        self.now += 1.0
+        return self.now
+
+    def app(self, environ: dict[str, Any], start_response: Any) -> Body:
+        self.events.append("request")
+        start_response("500 Internal Server Error", [])
+        return Body([b"{}"])
+
+    def flush_recorder(self, timeout: float = 30) -> None:
+        self.events.append("wait")
+
+
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
+    fakes = Fakes()
+    clocks = SimpleNamespace(perf_counter=fakes.clock, process_time=fakes.clock)
+    monkeypatch.setattr(micro, "time", clocks)
+    monkeypatch.setattr(micro, "flush_recorder", fakes.flush_recorder)
+    return fakes
+
+
+def test_latency_times_each_request_alone_and_waits_for_the_recorder_outside(
+    fakes: Fakes,
+) -> None:
+    seconds = micro.time_requests(3, fakes.app, dict, "latency")
+
+    assert fakes.events == ["clock", "request", "clock", "wait"] * 3
+    assert seconds == 3.0  # one tick per request: the waits are outside
+
+
+def test_back_to_back_times_the_loop_and_the_recorder_catching_up(fakes: Fakes) -> None:
+    seconds = micro.time_requests(3, fakes.app, dict, "back-to-back")
+
+    assert fakes.events == ["clock", "request", "request", "request", "wait", "clock"]
+    assert seconds == 1.0
+
+
+def test_cpu_time_never_waits_for_the_recorder(fakes: Fakes) -> None:
+    micro.time_requests(2, fakes.app, dict, "cpu")
+
+    assert fakes.events == ["clock", "request", "request", "clock"]
