@@ -80,7 +80,7 @@ check: venv
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/django-admin check --fail-level WARNING --pythonpath .
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/django-admin makemigrations --check --dry-run --pythonpath .
 
-# The performance comparisons of docs/performance.md, on pyperf (about 10 minutes;
+# The performance comparisons of docs/performance.md, on pyperf (about 20 minutes;
 # BENCH_ARGS="--only 404 --rounds 15", BENCH_ARGS="--help").
 BENCH_VENV = $(MAKE) venv GROUPS=test,lint,bench,postgres
 
