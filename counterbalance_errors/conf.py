@@ -174,36 +174,55 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-#: (the settings object validated, every key's effective value, LOGGED_STATUSES as a set).
-_snapshot: tuple[object, dict[str, Any], frozenset[int]] | None = None
+class Effective:
+    """The validated values of one ``COUNTERBALANCE_ERRORS`` dict, and what the app derives
+    from them (``derived``: the active profile and its constant headers, filled on first use
+    by :mod:`counterbalance_errors.profiles`)."""
+
+    __slots__ = ("derived", "logged", "raw", "values")
+
+    def __init__(self, raw: object, values: dict[str, Any], logged: frozenset[int]) -> None:
+        self.raw = raw
+        self.values = values
+        self.logged = logged
+        self.derived: dict[str, Any] = {}
 
 
-def _effective() -> tuple[dict[str, Any], frozenset[int]]:
+_current: Effective | None = None
+
+
+def effective() -> Effective:
     """Every key's effective value, validated once per settings object.
 
     The setting is still read on every access, so ``override_settings`` and the ``settings``
-    fixture (which assign a new dict) are seen at once; only the validation is reused while
-    the dict is the same object. Validating on every call cost ~15 µs per logged-status lookup
-    (105 statuses), a few percent of a 4xx (docs/performance.md).
+    fixture (which assign a new dict) are seen at once; only the validation (and what is
+    derived from it) is reused while the dict is the same object. Validating on every call
+    cost ~15 µs per logged-status lookup (105 statuses), a few percent of a 4xx
+    (docs/performance.md).
     """
-    global _snapshot
+    global _current
     raw = getattr(settings, SETTING_NAME, None)
-    snapshot = _snapshot
-    if snapshot is not None and snapshot[0] is raw:
-        return snapshot[1], snapshot[2]
+    current = _current
+    if current is not None and current.raw is raw:
+        return current
     user = raw if isinstance(raw, Mapping) else {}
     values = {}
     for name, default in DEFAULTS.items():
         value = user.get(name, default)
         values[name] = value if VALIDATORS[name][0](value) else default
-    logged = frozenset(values["LOGGED_STATUSES"])
-    _snapshot = (raw, values, logged)
-    return values, logged
+    current = _current = Effective(raw, values, frozenset(values["LOGGED_STATUSES"]))
+    return current
+
+
+def forget() -> None:
+    """Validate again on next use, and forget what was derived (the loaded profile)."""
+    global _current
+    _current = None
 
 
 def get(name: str) -> Any:
     """The effective value of one key; the default when unset or invalid."""
-    return _effective()[0][name]
+    return effective().values[name]
 
 
 @functools.cache
@@ -220,7 +239,7 @@ def strict_statuses() -> bool:
 
 
 def logged_statuses() -> frozenset[int]:
-    return _effective()[1]
+    return effective().logged
 
 
 def compute_node() -> str:

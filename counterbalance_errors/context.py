@@ -1,7 +1,9 @@
 """The one object that holds what the app knows about a request: ``request.counterbalance``.
 
-ErrorEnvelopeMiddleware creates it when a request starts (and sets :data:`current` for the
-request's duration); the other entry points create it on first use. It carries the start time,
+It is created on first use: a request that ends without an error (or a log line) never has
+one, so the success path costs no context at all (docs/performance.md). While
+ErrorEnvelopeMiddleware handles a request, :data:`current` holds that request and its start
+time, so a context created then knows the middleware saw the request. It carries the start time,
 whether the middleware saw the request, the request's error and its ``logging_hash``, the
 request id, the parsed body a DRF view read, which hash was already captured, and the trace
 and Sentry ids. Profiles never see it, nor the request: they get a
@@ -90,13 +92,18 @@ class RequestContext:
         )
 
 
-#: The context of the request being handled (set by ErrorEnvelopeMiddleware), else None.
-current: ContextVar[RequestContext | None] = ContextVar("counterbalance_errors", default=None)
+#: The request ErrorEnvelopeMiddleware is handling in this thread or task, with the
+#: ``time.perf_counter()`` of its start; None outside one.
+current: ContextVar[tuple[HttpRequest, float] | None] = ContextVar(
+    "counterbalance_errors", default=None
+)
 
 
 def current_context() -> RequestContext | None:
-    """The context of the request ErrorEnvelopeMiddleware is handling in this thread or task."""
-    return current.get()
+    """The context of the request ErrorEnvelopeMiddleware is handling in this thread or task
+    (created on first use), else None."""
+    handling = current.get()
+    return None if handling is None else of(handling[0])
 
 
 def django_request(request: Any) -> HttpRequest:
@@ -126,6 +133,12 @@ def of(request: Any) -> RequestContext:
         path=getattr(http_request, "path", None),
         incoming_request_id=meta.get(INCOMING_REQUEST_ID, ""),
     )
+    handling = current.get()
+    if handling is not None and handling[0] is http_request:
+        # ErrorEnvelopeMiddleware is handling it: it captures the error once the response is
+        # finished (outside the view's transaction) and adds the profile's headers.
+        created.seen = created.deferred = True
+        created.started = handling[1]
     setattr(http_request, ATTR, created)
     return created
 

@@ -40,9 +40,8 @@ from django.utils.log import log_response
 from django.views.debug import ExceptionReporter, get_exception_reporter_class
 
 from counterbalance_errors import budget, capture, catalog, context, responses
-from counterbalance_errors.context import RequestContext
 from counterbalance_errors.guard import guarded
-from counterbalance_errors.profiles import get_profile
+from counterbalance_errors.profiles import get_profile, success_headers
 
 logger = logging.getLogger("counterbalance_errors")
 
@@ -66,47 +65,56 @@ class ErrorEnvelopeMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        ctx = self.start(request)
-        token = context.current.set(ctx)
+        if "scope" in request.__dict__:  # a sync chain under ASGI, for ErrorEnvelopeASGI
+            request.scope[SEEN_KEY] = True  # type: ignore[attr-defined]
+        if settings.DEBUG:
+            _remember_in_technical_pages(request)
+        # The request context is created on first use (context.of): a success response
+        # needs none (docs/performance.md).
+        token = context.current.set((request, time.perf_counter()))
         try:
             try:
                 response = self.get_response(request)
             except Exception as exc:
                 response = self.escaped(request, exc)
+            if response.status_code < 400 and context.ATTR not in request.__dict__:  # type: ignore[union-attr]
+                return self.finish_success(request, response)  # type: ignore[arg-type]
             response = self.finish(request, response)  # type: ignore[arg-type]
-            capture.record_deferred(request, ctx)
+            capture.record_deferred(request, context.of(request))
         finally:
             context.current.reset(token)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        ctx = self.start(request)
-        token = context.current.set(ctx)
+        if "scope" in request.__dict__:
+            request.scope[SEEN_KEY] = True  # type: ignore[attr-defined]  # for ErrorEnvelopeASGI
+        if settings.DEBUG:
+            _remember_in_technical_pages(request)
+        token = context.current.set((request, time.perf_counter()))
         try:
             try:
                 # The time budget can only be enforced here (docs/profiles.md, "Time budgets").
                 response = await budget.within_budget(self.get_response, request)  # type: ignore[arg-type]
             except Exception as exc:
                 response = self.escaped(request, exc)
+            if response.status_code < 400 and context.ATTR not in request.__dict__:
+                return self.finish_success(request, response)
             response = self.finish(request, response)
-            await capture.arecord_deferred(request, ctx)
+            await capture.arecord_deferred(request, context.of(request))
         finally:
             context.current.reset(token)
         return response
 
-    def start(self, request: HttpRequest) -> RequestContext:
-        """The request's context: seen, started now, its error captured at the end (after the
-        response, outside the view's transaction)."""
-        ctx = context.of(request)
-        ctx.seen = True
-        ctx.deferred = True
-        ctx.started = time.perf_counter()
-        scope = getattr(request, "scope", None)
-        if scope is not None:
-            scope[SEEN_KEY] = True  # for ErrorEnvelopeASGI
-        if settings.DEBUG:
-            _remember_in_technical_pages(request)
-        return ctx
+    def finish_success(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        """A success response of a request without an error: the profile's constant headers
+        (one dict update), or its per-response ones."""
+        prepared = success_headers()
+        if prepared is not None:
+            # Django's own header store, with values ResponseHeaders validated once.
+            response.headers._store.update(prepared)
+        else:
+            responses.add_response_headers(get_profile(), context.of(request), response)
+        return response
 
     def escaped(self, request: HttpRequest, exc: Exception) -> HttpResponseBase:
         """Answer an exception that escaped Django's own error handling below us.
@@ -138,16 +146,9 @@ class ErrorEnvelopeMiddleware:
     def finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         """Envelope an error response that is not one yet, add the profile's headers."""
         with guarded("could not finish the response"):
-            profile = get_profile()
-            if response.status_code < 400:
-                static = profile.static_response_headers()
-                if static is not None:  # the success path: constant headers, nothing else
-                    for name, value in static.items():
-                        response[name] = value
-                    return response
-            elif not responses.is_envelope(response):
+            if response.status_code >= 400 and not responses.is_envelope(response):
                 responses.rewrite(request, response, error_for_response(request, response))
-            responses.add_response_headers(profile, context.of(request), response)
+            responses.add_response_headers(get_profile(), context.of(request), response)
         return response
 
     def process_exception(

@@ -52,8 +52,7 @@ def permission_denied(request: HttpRequest, exception: BaseException | None = No
 def page_not_found(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
     """handler404: a URL that matches nothing → ``EndpointNotFound``."""
     if exception is None or isinstance(exception, Resolver404):
-        ctx = context.get(request)
-        if ctx is not None and ctx.seen:
+        if context.of(request).seen:
             # A bare 404 for now: middleware below ErrorEnvelopeMiddleware that act on 404s
             # (APPEND_SLASH, contrib.redirects, flatpages) must see one, not the profile's
             # status (400 for counterbalance). ErrorEnvelopeMiddleware envelopes what is left.

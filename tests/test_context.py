@@ -14,22 +14,41 @@ from counterbalance_errors.exceptions import Conflict
 from counterbalance_errors.middleware import ErrorEnvelopeMiddleware
 
 
-def test_the_middleware_sets_the_context_and_current_for_the_request() -> None:
+def test_the_context_is_made_on_first_use_and_knows_the_middleware_saw_the_request() -> None:
     seen: list[Any] = []
 
     def view(request: HttpRequest) -> HttpResponseBase:
-        seen.append((context.get(request), context.current_context()))
+        before = context.get(request)
+        current = context.current_context()
+        seen.append((before, current, current.deferred if current else None))
         return HttpResponse("ok")
 
     request = RequestFactory().get("/plain/success/")
     ErrorEnvelopeMiddleware(view)(request)
-    [(ctx, current)] = seen
-    assert ctx is request.counterbalance  # type: ignore[attr-defined]
-    assert current is ctx
-    assert ctx.seen
-    assert ctx.started is not None
-    assert ctx.error is None
+    [(before, current, deferred)] = seen
+    assert before is None  # nothing is made for a request that needs nothing
+    assert current is request.counterbalance  # type: ignore[attr-defined]
+    assert current.seen
+    assert deferred  # captured by the middleware at the end, not at once
+    assert current.started is not None
+    assert current.error is None
     assert context.current_context() is None
+
+
+def test_a_success_response_makes_no_context() -> None:
+    request = RequestFactory().get("/plain/success/")
+    response = ErrorEnvelopeMiddleware(lambda r: HttpResponse("ok"))(request)
+    assert response["X-Counterbalance-Compute-Node"]
+    assert context.get(request) is None
+
+
+def test_a_context_made_after_the_middleware_is_not_deferred() -> None:
+    request = RequestFactory().get("/plain/success/")
+    ErrorEnvelopeMiddleware(lambda r: HttpResponse("ok"))(request)
+    ctx = context.of(request)  # e.g. a middleware above ours fails afterwards
+    assert not ctx.seen
+    assert not ctx.deferred
+    assert ctx.started is None
 
 
 def test_current_is_reset_when_the_view_raises() -> None:
@@ -52,6 +71,7 @@ def test_the_async_middleware_sets_and_resets_current() -> None:
     async_to_sync(ErrorEnvelopeMiddleware(view))(request)
     assert seen == [context.get(request)]
     assert seen[0] is not None
+    assert seen[0].seen
     assert context.current_context() is None
 
 

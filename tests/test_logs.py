@@ -6,10 +6,10 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
+from django.test import RequestFactory
 
 from counterbalance_errors import context, logs
 from counterbalance_errors.capture import Record
-from counterbalance_errors.context import RequestContext
 
 
 def record(**extra: object) -> logging.LogRecord:
@@ -18,8 +18,9 @@ def record(**extra: object) -> logging.LogRecord:
 
 
 def test_filter_adds_the_ids_of_the_current_request() -> None:
-    ctx = RequestContext(incoming_request_id="req-7", logging_hash="a" * 40)
-    token = context.current.set(ctx)
+    request = RequestFactory().get("/", HTTP_X_REQUEST_ID="req-7")
+    context.of(request).logging_hash = "a" * 40
+    token = context.current.set((request, 0.0))
     try:
         made = record()
         assert logs.RequestContextFilter().filter(made) is True
@@ -44,7 +45,9 @@ def test_structlog_processor_adds_nothing_outside_a_request() -> None:
 
 
 def test_structlog_processor_adds_the_hash_once_there_is_one() -> None:
-    token = context.current.set(RequestContext(incoming_request_id="r-1", logging_hash="c" * 40))
+    request = RequestFactory().get("/", HTTP_X_REQUEST_ID="r-1")
+    context.of(request).logging_hash = "c" * 40
+    token = context.current.set((request, 0.0))
     try:
         event = logs.add_request_context(None, "info", {"event": "x", "request_id": "kept"})
     finally:

@@ -119,7 +119,7 @@ def request_() -> HttpRequest:
 @pytest.fixture
 def current(request_: HttpRequest) -> Iterator[RequestContext]:
     ctx = context.of(request_)
-    token = context.current.set(ctx)
+    token = context.current.set((request_, 0.0))
     yield ctx
     context.current.reset(token)
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 import logging
 
+from django.http.response import ResponseHeaders
 from django.utils.module_loading import import_string
 
 from counterbalance_errors import conf
+from counterbalance_errors.guard import guarded
 from counterbalance_errors.profiles.base import (
     HASH_HEADER,
     Profile,
@@ -53,6 +55,7 @@ __all__ = [
     "load_profile",
     "message_with_details",
     "new_request_id",
+    "success_headers",
 ]
 
 BUILTIN: dict[str, type[Profile]] = {
@@ -97,11 +100,40 @@ def _resolve(name: str) -> Profile:
 
 
 def get_profile() -> Profile:
-    """The active profile; the default one when the setting cannot be loaded (see checks)."""
-    return _resolve(conf.profile_name())
+    """The active profile; the default one when the setting cannot be loaded (see checks).
+
+    Looked up once per settings object (:func:`counterbalance_errors.conf.effective`).
+    """
+    derived = conf.effective().derived
+    profile: Profile | None = derived.get("profile")
+    if profile is None:
+        profile = derived["profile"] = _resolve(conf.profile_name())
+    return profile
+
+
+def success_headers() -> dict[str, tuple[str, str]] | None:
+    """The active profile's :meth:`~Profile.static_response_headers` as Django's header store
+    holds them (``{lowercase name: (name, value)}``), validated once per settings object by
+    Django's own ``ResponseHeaders``; None when the profile has none (its
+    ``response_headers()`` then runs per response).
+
+    A success response then costs one dict update (docs/performance.md).
+    """
+    derived = conf.effective().derived
+    try:
+        return derived["success_headers"]  # type: ignore[no-any-return]
+    except KeyError:
+        prepared = None  # a profile whose constant headers fail gives them per response
+        with guarded("Profile %r could not give its static headers", get_profile()):
+            static = get_profile().static_response_headers()
+            if static is not None:
+                prepared = dict(ResponseHeaders(static)._store)
+        derived["success_headers"] = prepared
+        return prepared
 
 
 def clear_cache() -> None:
     """Forget loaded profiles (after redefining a profile class, as the test suite does)."""
     load_profile.cache_clear()
     _resolve.cache_clear()
+    conf.forget()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import time
 import unicodedata
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -81,8 +81,8 @@ def error_object(error: ApiError) -> dict[str, Any]:
 
 
 def new_request_id() -> str:
-    """A new request id: 32 random hex characters."""
-    return uuid.uuid4().hex
+    """A new request id: 32 random hex characters (128 random bits, as a UUID4's hex)."""
+    return os.urandom(16).hex()
 
 
 @dataclass(frozen=True, slots=True)
