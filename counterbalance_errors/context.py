@@ -12,6 +12,7 @@ and Sentry ids. Profiles never see it, nor the request: they get a
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from contextvars import ContextVar
@@ -76,7 +77,7 @@ class RequestContext:
         if self._request_id is None:
             incoming = self.incoming_request_id
             safe = incoming and _SAFE_REQUEST_ID.fullmatch(incoming)
-            self._request_id = incoming if safe else new_request_id()
+            self._request_id = incoming if safe else os.urandom(16).hex()  # new_request_id()
         return self._request_id
 
     def get_request_id(self) -> str:
@@ -113,7 +114,7 @@ def django_request(request: Any) -> HttpRequest:
 
 def get(request: Any) -> RequestContext | None:
     """The context of ``request`` (a Django or DRF request), None if it has none yet."""
-    found = getattr(django_request(request), ATTR, None)
+    found = getattr(getattr(request, "_request", request), ATTR, None)
     return found if isinstance(found, RequestContext) else None
 
 
@@ -124,7 +125,7 @@ def of(request: Any) -> RequestContext:
     """
     if request is None:
         return RequestContext()
-    http_request = django_request(request)
+    http_request = getattr(request, "_request", request)  # a DRF Request wraps it
     found = getattr(http_request, ATTR, None)
     if isinstance(found, RequestContext):
         return found

@@ -29,7 +29,7 @@ class guarded:
     __slots__ = ("args", "failed", "message")
 
     def __init__(self, message: str, *args: object) -> None:
-        self.message = message if message[:1].isupper() else f"counterbalance_errors {message}"
+        self.message = message
         self.args = args
         self.failed = False
 
@@ -45,5 +45,8 @@ class guarded:
         if exc is None or not isinstance(exc, Exception):
             return False
         self.failed = True
-        logger.error(self.message, *self.args, exc_info=exc)
+        message = self.message
+        if not message[:1].isupper():
+            message = f"counterbalance_errors {message}"
+        logger.error(message, *self.args, exc_info=exc)
         return True

@@ -80,7 +80,9 @@ class ErrorEnvelopeMiddleware:
             if response.status_code < 400 and context.ATTR not in request.__dict__:  # type: ignore[union-attr]
                 return self.finish_success(request, response)  # type: ignore[arg-type]
             response = self.finish(request, response)  # type: ignore[arg-type]
-            capture.record_deferred(request, context.of(request))
+            ctx = request.__dict__.get(context.ATTR)
+            if ctx is not None:
+                capture.record_deferred(request, ctx)
         finally:
             context.current.reset(token)
         return response
@@ -100,13 +102,15 @@ class ErrorEnvelopeMiddleware:
             if response.status_code < 400 and context.ATTR not in request.__dict__:
                 return self.finish_success(request, response)
             response = self.finish(request, response)
-            await capture.arecord_deferred(request, context.of(request))
+            ctx = request.__dict__.get(context.ATTR)
+            if ctx is not None:
+                await capture.arecord_deferred(request, ctx)
         finally:
             context.current.reset(token)
         return response
 
     def finish_success(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-        """A success response of a request without an error: the profile's constant headers
+        """The profile's headers on a response that needs nothing else: its constant headers
         (one dict update), or its per-response ones."""
         prepared = success_headers()
         if prepared is not None:
@@ -145,11 +149,10 @@ class ErrorEnvelopeMiddleware:
 
     def finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         """Envelope an error response that is not one yet, add the profile's headers."""
-        with guarded("could not finish the response"):
-            if response.status_code >= 400 and not responses.is_envelope(response):
+        if response.status_code >= 400 and not responses.is_envelope(response):
+            with guarded("could not finish the response"):
                 responses.rewrite(request, response, error_for_response(request, response))
-            responses.add_response_headers(get_profile(), context.of(request), response)
-        return response
+        return self.finish_success(request, response)
 
     def process_exception(
         self, request: HttpRequest, exception: Exception

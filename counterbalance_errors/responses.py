@@ -78,22 +78,25 @@ def error_response(request: Any, error: ApiError) -> HttpResponse:
     ``finish()``, so they are computed once (cloudapi hashes the body for them).
     """
     ctx = prepare(request, error)
-    profile, rendered = render(error, ctx)
+    profile = get_profile()
+    render_context = ctx.render_context()
     response: HttpResponse | None = None
-    with guarded("Profile %r gave an unusable response", type(profile).__name__):
-        response = _new_response(rendered)
+    # A header value Django refuses (BadHeaderError) fails in the response, not in render().
+    with guarded("Profile %r could not answer %s", type(profile).__name__, error.code):
+        response = _new_response(profile.render(error, render_context))
     if response is None:
-        # A header value Django refuses (BadHeaderError) fails here, outside render().
         profile = CounterbalanceProfile()
-        response = _new_response(profile.render(error, ctx.render_context()))
+        response = _new_response(profile.render(error, render_context))
     if not ctx.seen:
         add_response_headers(profile, ctx, response)
     return response
 
 
 def _new_response(rendered: Rendered) -> HttpResponse:
-    response = HttpResponse(rendered.content, status=rendered.status)
-    apply(response, rendered)
+    response = HttpResponse(
+        rendered.content, status=rendered.status, content_type=rendered.content_type
+    )
+    apply(response, rendered, content_type=False)
     if rendered.content_type is None:
         del response["Content-Type"]
     return response
@@ -165,12 +168,14 @@ async def _async_body(content: bytes) -> AsyncIterator[bytes]:
     yield content
 
 
-def apply(response: HttpResponseBase, rendered: Rendered) -> None:
-    """Set the status, reason, content type and headers of ``rendered`` on ``response``."""
+def apply(response: HttpResponseBase, rendered: Rendered, *, content_type: bool = True) -> None:
+    """Set the status, reason, content type (unless the response has it already) and headers
+    of ``rendered`` on ``response``."""
     response.status_code = rendered.status
-    # None restores the standard phrase for the (possibly new) status.
-    response.reason_phrase = rendered.reason  # type: ignore[assignment]
-    if rendered.content_type is not None:
+    if rendered.reason is not None or response._reason_phrase is not None:  # type: ignore[attr-defined]
+        # None restores the standard phrase for the (possibly new) status.
+        response.reason_phrase = rendered.reason  # type: ignore[assignment]
+    if content_type and rendered.content_type is not None:
         response["Content-Type"] = rendered.content_type
     for name, value in rendered.headers.items():
         if name == "Retry-After" and response.has_header(name):
