@@ -24,7 +24,7 @@ from django.http import HttpRequest
 from counterbalance_errors import catalog, conf
 from counterbalance_errors.catalog import ApiError
 from counterbalance_errors.guard import guarded
-from counterbalance_errors.profiles.base import RenderContext, new_request_id
+from counterbalance_errors.profiles.base import RenderContext
 
 #: The request attribute holding the :class:`RequestContext`.
 ATTR = "counterbalance"
@@ -77,7 +77,7 @@ class RequestContext:
         if self._request_id is None:
             incoming = self.incoming_request_id
             safe = incoming and _SAFE_REQUEST_ID.fullmatch(incoming)
-            self._request_id = incoming if safe else os.urandom(16).hex()  # new_request_id()
+            self._request_id = incoming if safe else os.urandom(16).hex()  # as new_request_id()
         return self._request_id
 
     def get_request_id(self) -> str:
