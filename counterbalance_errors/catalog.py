@@ -431,7 +431,7 @@ def _drf_code(cls: type) -> str | None:
 def _from_drf(exc: drf_exceptions.APIException) -> ApiError:
     if isinstance(exc, drf_exceptions.ValidationError):
         return _from_validation(exc.detail)
-    code = _drf_code(type(exc))
+    code = _DRF_CODE_OF.get(type(exc)) or _drf_code(type(exc))
     headers: dict[str, str] = {}
     retry_after = None
     if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
@@ -509,7 +509,8 @@ def _list_children(node: list[Any] | tuple[Any, ...]) -> Iterator[tuple[object, 
     # Messages belong to the list's own path; anything nested is an indexed item (the older
     # ListSerializer shape, ``[{}, {"email": [...]}]``).
     for index, item in enumerate(node):
-        yield (_SAME_PATH if _is_message(item) else index), item
+        # DRF's messages are ErrorDetail strings: the cheap test first (no ABC check).
+        yield (_SAME_PATH if isinstance(item, str) or _is_message(item) else index), item
 
 
 def flatten_validation(
@@ -537,12 +538,13 @@ def flatten_validation(
             node_path = path
             if key is not _SAME_PATH:
                 node_path = f"{path}.{key}" if path else str(key)
-            if isinstance(node, Mapping):
-                stack.append((node_path, iter(node.items())))
-                break
-            if isinstance(node, (list, tuple)):
-                stack.append((node_path, _list_children(node)))
-                break
+            if not isinstance(node, str):  # ErrorDetail, the common leaf: no ABC check
+                if isinstance(node, (list, tuple)):
+                    stack.append((node_path, _list_children(node)))
+                    break
+                if isinstance(node, (dict, Mapping)):
+                    stack.append((node_path, iter(node.items())))
+                    break
             code = getattr(node, "code", None) or "invalid"
             if code != "required":
                 all_required = False
@@ -550,12 +552,19 @@ def flatten_validation(
                 omitted += 1
                 continue
             room -= 1
+            message = str(node)
             details.append(
                 FieldError(
                     # DictField keys are client input: a path is capped like a message.
-                    field=truncate(node_path) if node_path else non_field,
+                    field=(
+                        non_field
+                        if not node_path
+                        else node_path
+                        if len(node_path) <= MAX_MESSAGE_LENGTH
+                        else truncate(node_path)
+                    ),
                     code=str(code),
-                    message=truncate(str(node)),
+                    message=message if len(message) <= MAX_MESSAGE_LENGTH else truncate(message),
                 )
             )
         else:

@@ -235,7 +235,7 @@ def profile_name() -> str:
 
 
 def strict_statuses() -> bool:
-    return bool(get("STRICT_STATUSES"))
+    return bool(effective().values["STRICT_STATUSES"])
 
 
 def logged_statuses() -> frozenset[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.views import set_rollback
@@ -32,7 +33,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse |
     """
     request = context.get("request")
     error = catalog.from_exception(_refine(exc, request))
-    if error.is_server_error:
+    if error.status >= 500:
         _prepare_reraise(request)
         if request is not None:  # DRF's parsed body, for the stored record
             capture.remember_drf_data(request, request_context.of(request))
@@ -40,7 +41,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse |
     set_rollback()
     # Raising here would turn the client's 4xx into a logged 500.
     with guarded("could not answer %s", error.code):
-        if request is not None:
+        if request is not None and isinstance(exc, SuspiciousOperation):
             # Django's own handling of a SuspiciousOperation, which answering it here skips.
             responses.replicate_django_logging(request_context.django_request(request), exc)
         return responses.error_response(request, error)

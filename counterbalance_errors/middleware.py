@@ -81,8 +81,10 @@ class ErrorEnvelopeMiddleware:
                 return self.finish_success(request, response)  # type: ignore[arg-type]
             response = self.finish(request, response)  # type: ignore[arg-type]
             ctx = request.__dict__.get(context.ATTR)
-            if ctx is not None:
+            if ctx is not None and ctx.logging_hash:
                 capture.record_deferred(request, ctx)
+            elif ctx is not None:
+                ctx.deferred = False  # a later error (a middleware above) is captured at once
         finally:
             context.current.reset(token)
         return response
@@ -103,8 +105,10 @@ class ErrorEnvelopeMiddleware:
                 return self.finish_success(request, response)
             response = self.finish(request, response)
             ctx = request.__dict__.get(context.ATTR)
-            if ctx is not None:
+            if ctx is not None and ctx.logging_hash:
                 await capture.arecord_deferred(request, ctx)
+            elif ctx is not None:
+                ctx.deferred = False  # a later error (a middleware above) is captured at once
         finally:
             context.current.reset(token)
         return response

@@ -44,8 +44,9 @@ def prepare(request: Any, error: ApiError) -> RequestContext:
     without it (the URLconf views, the DRF handler outside the middleware), it is captured now.
     """
     ctx = context.attach(request, error)
-    capture.remember_drf_data(request, ctx)
-    capture.record_unless_deferred(request, ctx)
+    if ctx.logging_hash is not None:  # only a logged error is captured
+        capture.remember_drf_data(request, ctx)
+        capture.record_unless_deferred(request, ctx)
     return ctx
 
 

@@ -76,7 +76,9 @@ def error_object(error: ApiError) -> dict[str, Any]:
     """``{"code", "message", "details"?}``: the inner error object several documents share."""
     inner: dict[str, Any] = {"code": error.code, "message": str(error.message)}
     if error.details:
-        inner["details"] = [d.as_dict() for d in error.details]
+        inner["details"] = [
+            {"field": d.field, "code": d.code, "message": d.message} for d in error.details
+        ]
     return inner
 
 
