@@ -184,8 +184,12 @@ def remember(request: Any, exc: Exception) -> RequestContext | None:
         ctx = get(request)
         if ctx is not None and ctx.error is not None and ctx.error.exception is exc:
             return ctx
-        error = catalog.from_exception(exc)
-        ctx = _set_error(of(request), error)
-        ctx.django_answers = True
-        return ctx
+        return remember_error(request, catalog.from_exception(exc))
     return None
+
+
+def remember_error(request: Any, error: ApiError) -> RequestContext:
+    """Make ``error`` (of an exception) the request's error, answered by Django itself."""
+    ctx = _set_error(of(request), error)
+    ctx.django_answers = True
+    return ctx

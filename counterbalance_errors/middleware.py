@@ -163,8 +163,11 @@ class ErrorEnvelopeMiddleware:
     ) -> HttpResponseBase | None:
         with guarded("could not handle %r", exception):
             error = catalog.from_exception(exception)
-            if error.is_server_error:
-                return None  # Django logs it, fires the signal, then calls handler500.
+            if error.status >= 500:
+                # Django logs it, fires the signal, then calls handler500; the signal's
+                # receiver finds this error (and its hash) remembered.
+                context.remember_error(request, error)
+                return None
             responses.replicate_django_logging(request, exception)
             return responses.error_response(request, error)
         return None

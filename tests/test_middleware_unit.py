@@ -137,8 +137,15 @@ def test_process_exception_answers_4xx() -> None:
 def test_process_exception_returns_none_for_5xx(exc: Exception) -> None:
     request = RequestFactory().get("/plain/success/")
     assert ErrorEnvelopeMiddleware(ok).process_exception(request, exc) is None
-    # Django then fires got_request_exception, logs, calls handler500: nothing attached yet.
-    assert context.get(request) is None
+    # Django then fires got_request_exception, logs, calls handler500: the error and its hash
+    # are remembered once, for all three.
+    ctx = context.get(request)
+    assert ctx is not None
+    assert ctx.error is not None
+    assert ctx.error.exception is exc
+    assert ctx.django_answers
+    assert context.remember(request, exc) is ctx
+    assert ctx.logging_hash is not None
 
 
 def test_process_exception_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
