@@ -315,9 +315,11 @@ def from_response_data(status: int, data: Any) -> ApiError:
 
 def from_exception(exc: BaseException) -> ApiError:
     """Map any exception to its canonical error (SPEC §3). Never raises."""
-    e = _map(exc)
-    # Not ``dataclasses.replace``: it introspects the fields on every call (~3 µs an error).
-    return ApiError(e.status, e.code, e.message, e.details, e.headers, e.retry_after, exc)
+    error = _map(exc)
+    # ``_map`` made this value for this call alone: the exception is set on it in place rather
+    # than on a copy (``dataclasses.replace`` introspects the fields on every call).
+    object.__setattr__(error, "exception", exc)
+    return error
 
 
 def _map(exc: BaseException) -> ApiError:

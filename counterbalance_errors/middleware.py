@@ -153,7 +153,7 @@ class ErrorEnvelopeMiddleware:
 
     def finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         """Envelope an error response that is not one yet, add the profile's headers."""
-        if response.status_code >= 400 and not responses.is_envelope(response):
+        if response.status_code >= 400 and not getattr(response, responses.ENVELOPE_ATTR, False):
             with guarded("could not finish the response"):
                 responses.rewrite(request, response, error_for_response(request, response))
         return self.finish_success(request, response)

@@ -1,0 +1,78 @@
+"""Instructions per request under callgrind: a measure no other process on the machine moves.
+
+    python -m benchmarks.instructions --case drf-404 --variant app --variant bare --variant dse
+
+Each variant runs in its own process under ``valgrind --tool=callgrind`` (Debian's
+``valgrind``): it answers 200 requests to warm up, zeroes the counters
+(``callgrind_control -z``), answers ``--requests`` more and dumps the counters
+(``callgrind_control -d``). The table gives instructions per request and each variant's ratio
+to the first one. CPU time follows the instruction count closely for the interpreter, so on a
+loaded machine this tells what ``make bench``'s CPU rows would say on a quiet one; it takes
+about a minute per variant and case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks import micro
+
+
+def worker(variant: str, case: str, requests: int, sqlite_path: str) -> None:
+    os.environ["CB_BENCH_SQLITE_PATH"] = sqlite_path
+    application = micro.configure(variant, "sqlite", sqlite_path, "bench_cb")
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, skip_checks=True)
+    make = micro.environ_factory(*micro.CASES[case])
+    micro.time_requests(200, application, make, "cpu")
+    subprocess.run(["callgrind_control", "-z", str(os.getpid())], check=True, capture_output=True)
+    micro.time_requests(requests, application, make, "cpu")
+    subprocess.run(["callgrind_control", "-d", str(os.getpid())], check=True, capture_output=True)
+
+
+def measure(variant: str, case: str, requests: int) -> int:
+    """Instructions per request of ``case`` in ``variant``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp, "callgrind.out")
+        command = [
+            "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+            sys.executable, "-m", "benchmarks.instructions", "--worker",
+            "--variant", variant, "--case", case, "--requests", str(requests),
+            "--sqlite-path", str(Path(tmp, "bench.sqlite3")),
+        ]  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True)
+        dumps = sorted(Path(tmp).glob("callgrind.out.*"))  # .1: the measured requests
+        summary = next(
+            line for line in dumps[0].read_text().splitlines() if line.startswith("summary:")
+        )
+        return int(summary.split()[1]) // requests
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", action="append", choices=list(micro.CASES), required=True)
+    parser.add_argument("--variant", action="append", choices=("app", "bare", "dse"), required=True)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--sqlite-path", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.variant[0], args.case[0], args.requests, args.sqlite_path)
+        return
+    print("| case | variant | instructions per request | ratio to the first variant |")
+    print("| --- | --- | --- | --- |")
+    for case in args.case:
+        counts = {v: measure(v, case, args.requests) for v in args.variant}
+        first = counts[args.variant[0]]
+        for variant, count in counts.items():
+            print(f"| {case} | {variant} | {count:,} | {count / first:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
