@@ -21,9 +21,10 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.utils.translation import get_language
 
-from counterbalance_errors import capture, context
-from counterbalance_errors.catalog import CATALOG, ApiError
+from counterbalance_errors import capture, conf, context
+from counterbalance_errors.catalog import CATALOG, ApiError, CatalogMessage
 from counterbalance_errors.context import RequestContext
 from counterbalance_errors.guard import guarded
 from counterbalance_errors.profiles import CounterbalanceProfile, Profile, Rendered, get_profile
@@ -57,11 +58,46 @@ def render(error: ApiError, ctx: RequestContext) -> tuple[Profile, Rendered]:
     Rendering reads and writes nothing but its result.
     """
     profile = get_profile()
-    render_context = ctx.render_context()
     with guarded("Profile %r could not render %s", type(profile).__name__, error.code):
-        return profile, profile.render(error, render_context)
+        return profile, rendered_by(profile, error, ctx)
     fallback = CounterbalanceProfile()
-    return fallback, fallback.render(error, render_context)
+    return fallback, fallback.render(error, ctx.render_context())
+
+
+#: Answers of unlogged errors kept per settings object, at most (then they are forgotten).
+RENDERED_CACHE_SIZE = 256
+
+
+def rendered_by(profile: Profile, error: ApiError, ctx: RequestContext) -> Rendered:
+    """``profile.render(error, ...)``, reused for an equal unlogged error without details when
+    the profile's own class declares ``reads_render_context = False`` (its answer then depends
+    on the error, the language and the settings alone): an unlogged 4xx, the common error,
+    skips rendering (docs/performance.md)."""
+    message = error.message
+    if (
+        ctx.logging_hash is not None
+        or error.details
+        or type(profile).__dict__.get("reads_render_context", True)
+        or not isinstance(message, (str, CatalogMessage))
+    ):
+        return profile.render(error, ctx.render_context())
+    key = (
+        type(profile),
+        error.status,
+        error.code,
+        message,
+        None if isinstance(message, str) else get_language(),
+        tuple(error.headers.items()),
+        error.retry_after,
+    )
+    cache: dict[Any, Rendered] = conf.effective().derived.setdefault("rendered", {})
+    rendered = cache.get(key)
+    if rendered is None:
+        rendered = profile.render(error, ctx.render_context())
+        if len(cache) >= RENDERED_CACHE_SIZE:
+            cache.clear()
+        cache[key] = rendered
+    return rendered
 
 
 def add_response_headers(profile: Profile, ctx: RequestContext, response: HttpResponseBase) -> None:
@@ -80,14 +116,13 @@ def error_response(request: Any, error: ApiError) -> HttpResponse:
     """
     ctx = prepare(request, error)
     profile = get_profile()
-    render_context = ctx.render_context()
     response: HttpResponse | None = None
     # A header value Django refuses (BadHeaderError) fails in the response, not in render().
     with guarded("Profile %r could not answer %s", type(profile).__name__, error.code):
-        response = _new_response(profile.render(error, render_context))
+        response = _new_response(rendered_by(profile, error, ctx))
     if response is None:
         profile = CounterbalanceProfile()
-        response = _new_response(profile.render(error, render_context))
+        response = _new_response(profile.render(error, ctx.render_context()))
     if not ctx.seen:
         add_response_headers(profile, ctx, response)
     return response

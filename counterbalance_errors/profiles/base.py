@@ -193,6 +193,11 @@ class Profile:
     time_budget: ClassVar[float | None] = None
     #: Name of the error body's schema component in OpenAPI.
     schema_name: ClassVar[str] = "Error"
+    #: Whether :meth:`render` of an error without a logging_hash reads the render context
+    #: (path, request id, start time). A class that declares it False in its own body (it is
+    #: not inherited: a subclass that overrides a method declares it again) has its answers
+    #: of unlogged errors without details reused per language and settings.
+    reads_render_context: ClassVar[bool] = True
 
     # --- rendering an error ------------------------------------------------------------------
 

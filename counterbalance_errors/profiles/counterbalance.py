@@ -30,6 +30,7 @@ class CounterbalanceProfile(Profile):
     documented_statuses = frozenset({400, 401, 403, 404, 409})
     code_statuses = {"EndpointNotFound": 400, "RequestThrottled": 503}
     schema_name = "CounterbalanceError"
+    reads_render_context = False  # only the logging_hash, which a reused answer lacks
     node_header: ClassVar[str] = "X-Counterbalance-Compute-Node"
     #: Body key of the logging hash.
     hash_key: ClassVar[str] = "logging_hash"

@@ -27,6 +27,7 @@ class NumericProfile(Profile):
         "RequestThrottled": 503,
     }
     schema_name = "NumericError"
+    reads_render_context = False  # only the logging_hash, which a reused answer lacks
 
     def body(
         self, error: ApiError, status: int, logging_hash: str | None, ctx: RenderContext

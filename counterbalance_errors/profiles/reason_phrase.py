@@ -35,6 +35,7 @@ class ReasonPhraseProfile(Profile):
     documented_statuses = frozenset({400, 401, 403, 404, 422})
     code_statuses = {"InvalidArgument": 422, "MissingParameter": 422}
     schema_name = "ReasonPhraseError"
+    reads_render_context = False  # only the logging_hash, which a reused answer lacks
     browser_headers = (PHRASE_HEADER,)
 
     def reason(self, error: ApiError, status: int) -> str | None:
