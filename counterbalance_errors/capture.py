@@ -39,6 +39,7 @@ from types import CodeType, TracebackType
 from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.handlers.asgi import ASGIRequest
@@ -48,7 +49,7 @@ from django.http import HttpRequest, QueryDict, RawPostDataException
 from django.http.request import HttpHeaders
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
-from django.utils.functional import empty
+from django.utils.functional import SimpleLazyObject, empty
 from django.views.debug import SafeExceptionReporterFilter
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Empty
@@ -468,9 +469,35 @@ def frame_locals(
 # --- the request ---------------------------------------------------------------------------
 
 
+#: The lazy ``request.user`` of ``django.contrib.auth.middleware.AuthenticationMiddleware``.
+_AUTH_MIDDLEWARE_USER = (
+    "django.contrib.auth.middleware",
+    "AuthenticationMiddleware.process_request.<locals>.<lambda>",
+)
+
+
+def _provably_anonymous(request: HttpRequest, user: Any) -> bool:
+    """The lazy user of AuthenticationMiddleware, not resolved yet, on a request whose session
+    cannot name a user: no session cookie, and a session without a key that nobody changed
+    (resolving it would read that empty session and give AnonymousUser)."""
+    if type(user) is not SimpleLazyObject or user._wrapped is not empty:
+        return False
+    setup = user.__dict__.get("_setupfunc")
+    made_by = (getattr(setup, "__module__", None), getattr(setup, "__qualname__", None))
+    if made_by != _AUTH_MIDDLEWARE_USER or "_cached_user" in request.__dict__:
+        return False
+    session = request.__dict__.get("session")
+    return (
+        isinstance(session, SessionBase)
+        and session.session_key is None
+        and not session.modified
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+    )
+
+
 def _user_id(request: HttpRequest) -> str:
     user = getattr(request, "user", None)
-    if user is None:
+    if user is None or _provably_anonymous(request, user):
         return ""
     if getattr(user, "_wrapped", None) is empty and any(
         c.in_atomic_block for c in connections.all(initialized_only=True)

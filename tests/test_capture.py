@@ -376,3 +376,58 @@ def test_too_many_query_fields_store_no_query(settings: Any) -> None:
     request = RequestFactory().get("/?a=1&b=2&c=3")
     assert snapshot_of_a_500(request, failing({})).build().query == {}
 
+
+# --- the user id -----------------------------------------------------------------------------
+
+
+def through_auth_middleware(request: Any) -> Any:
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    SessionMiddleware(lambda r: None).process_request(request)
+    AuthenticationMiddleware(lambda r: None).process_request(request)
+    return request
+
+
+def test_an_unresolved_user_without_a_session_is_anonymous_without_resolving_it() -> None:
+    from django.utils.functional import empty
+
+    request = through_auth_middleware(RequestFactory().get("/"))
+    snap = snapshot_of_a_500(request, failing({}))
+    assert snap.user_id == ""
+    assert request.user._wrapped is empty  # not resolved: no session machinery ran
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unresolved_user_with_a_session_cookie_is_resolved(
+    client: Client, django_user_model: Any, settings: Any
+) -> None:
+    user = django_user_model.objects.create_user("dora", password="pw-dora-1")
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    request = RequestFactory().get("/")
+    request.COOKIES[settings.SESSION_COOKIE_NAME] = cookie
+    snap = snapshot_of_a_500(through_auth_middleware(request), failing({}))
+    assert snap.user_id == str(user.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_the_view_changed_is_resolved_without_a_cookie(django_user_model: Any) -> None:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    user = django_user_model.objects.create_user("erin", password="pw-erin-1")
+    request = through_auth_middleware(RequestFactory().get("/"))
+    request.session[SESSION_KEY] = str(user.pk)
+    request.session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    request.session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    assert snapshot_of_a_500(request, failing({})).user_id == str(user.pk)
+
+
+def test_a_lazy_user_that_is_not_the_auth_middlewares_is_resolved() -> None:
+    from types import SimpleNamespace
+
+    from django.utils.functional import SimpleLazyObject
+
+    request = through_auth_middleware(RequestFactory().get("/"))
+    request.user = SimpleLazyObject(lambda: SimpleNamespace(is_authenticated=True, pk=7))
+    assert snapshot_of_a_500(request, failing({})).user_id == "7"
