@@ -26,22 +26,30 @@ Nothing here raises into the request.
 
 from __future__ import annotations
 
+import itertools
 import json
+import linecache
 import reprlib
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any, TypeVar
+from types import CodeType, TracebackType
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.core.handlers.asgi import ASGIRequest
+from django.core.handlers.wsgi import WSGIRequest
 from django.db import connections
 from django.http import HttpRequest, QueryDict, RawPostDataException
+from django.http.request import HttpHeaders
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
-from django.utils.functional import empty
+from django.utils.functional import SimpleLazyObject, empty
 from django.views.debug import SafeExceptionReporterFilter
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Empty
@@ -50,8 +58,8 @@ from counterbalance_errors import conf, context, observability, recorder
 from counterbalance_errors.context import NOT_PARSED, RequestContext
 from counterbalance_errors.fingerprints import (
     fingerprint_of,
-    fingerprint_parts,
     frame_name,
+    frames_parts,
     is_in_app,
     qualified_name,
 )
@@ -159,10 +167,192 @@ def sensitive_post_names(
 
 
 def traceback_summary(exception: BaseException) -> traceback.TracebackException:
-    """The exception chain's frames and messages, without source lines (read when formatting)."""
+    """The exception chain's frames and messages, without source lines (read when formatting).
+
+    The slow way, on the request thread: only for what :func:`copy_chain` cannot copy."""
     return traceback.TracebackException.from_exception(
         exception, capture_locals=False, lookup_lines=False
     )
+
+
+class FrameRef(NamedTuple):
+    """One frame of a traceback, as references that keep no frame alive: its code object, its
+    line number and last instruction (for the positions of Python's caret lines), and what
+    ``linecache`` and the grouping key need of its module's globals."""
+
+    code: CodeType
+    lineno: int | None
+    lasti: int
+    module: Any
+    loader: Any
+    spec: Any
+
+    def module_globals(self) -> dict[str, Any]:
+        if self.module is None:
+            return {}
+        return {"__name__": self.module, "__loader__": self.loader, "__spec__": self.spec}
+
+
+def frame_refs(tb: TracebackType | None) -> tuple[FrameRef, ...]:
+    refs = []
+    while tb is not None:
+        frame = tb.tb_frame
+        g = frame.f_globals
+        refs.append(
+            FrameRef(
+                frame.f_code,
+                tb.tb_lineno,
+                tb.tb_lasti,
+                g.get("__name__"),
+                g.get("__loader__"),
+                g.get("__spec__"),
+            )
+        )
+        tb = tb.tb_next
+    return tuple(refs)
+
+
+@dataclass(slots=True)
+class ExceptionCopy:
+    """One exception of a chain as plain values: its type as ``traceback`` prints it, its
+    message (None: its ``str()`` failed), frames and notes, and how the next (older) exception
+    of the chain is linked to it (``"cause"``, ``"context"`` or ``""`` for the last one)."""
+
+    type_name: str
+    message: str | None
+    frames: tuple[FrameRef, ...]
+    notes: tuple[Any, ...] | None
+    link: str = ""
+
+
+#: Exceptions ``traceback`` formats in ways :func:`format_chain` does not: exception groups,
+#: syntax errors and (3.12+) the names it suggests ("Did you mean …?"), read from live frames.
+_FORMATTED_APART: tuple[type[BaseException], ...] = (
+    (SyntaxError, BaseExceptionGroup)
+    if sys.version_info < (3, 12)
+    else (SyntaxError, BaseExceptionGroup, NameError, AttributeError, ImportError)
+)
+
+
+def _type_name(cls: type) -> str:
+    """The exception's type as ``traceback`` prints it."""
+    name = cls.__qualname__
+    module = cls.__module__
+    if module in ("__main__", "builtins"):
+        return name
+    return f"{module if isinstance(module, str) else '<unknown>'}.{name}"
+
+
+def copy_chain(
+    exception: BaseException, top_frames: tuple[FrameRef, ...] | None = None
+) -> tuple[ExceptionCopy, ...] | None:
+    """The chain ``traceback.format_exception`` shows (newest first), as cheap references;
+    None when it needs ``TracebackException`` (:data:`_FORMATTED_APART`, odd notes,
+    ``sys.tracebacklimit``)."""
+    if getattr(sys, "tracebacklimit", None) is not None:
+        return None
+    chain: list[ExceptionCopy] = []
+    seen: set[int] = set()
+    current: BaseException | None = exception
+    while current is not None:
+        if isinstance(current, _FORMATTED_APART):
+            return None
+        seen.add(id(current))
+        notes = getattr(current, "__notes__", None)
+        if notes is not None:
+            if not isinstance(notes, (list, tuple)):
+                return None
+            notes = tuple(notes)
+        message = _message(current)
+        frames = (
+            top_frames
+            if current is exception and top_frames is not None
+            else frame_refs(current.__traceback__)
+        )
+        copy = ExceptionCopy(_type_name(type(current)), message, frames, notes)
+        chain.append(copy)
+        # As format_exception (compact): the cause, else the context unless suppressed;
+        # an exception already shown ends the chain.
+        cause, context_ = current.__cause__, current.__context__
+        if cause is not None and id(cause) not in seen:
+            copy.link, current = "cause", cause
+        elif context_ is not None and not current.__suppress_context__ and id(context_) not in seen:
+            copy.link, current = "context", context_
+        else:
+            current = None
+    return tuple(chain)
+
+
+def _position(ref: FrameRef) -> tuple[Any, Any, Any, Any]:
+    """(lineno, end_lineno, colno, end_colno) of the frame's instruction, as ``traceback``
+    reads them."""
+    positions: tuple[Any, Any, Any, Any] = (None, None, None, None)
+    if ref.lasti >= 0:
+        positions = next(itertools.islice(ref.code.co_positions(), ref.lasti // 2, None))
+    if positions[0] is None:
+        return (ref.lineno, *positions[1:])
+    return positions
+
+
+def _stack(frames: tuple[FrameRef, ...]) -> traceback.StackSummary:
+    summaries = []
+    files = set()
+    for ref in frames:
+        filename = ref.code.co_filename
+        linecache.lazycache(filename, ref.module_globals())
+        lineno, end_lineno, colno, end_colno = _position(ref)
+        summaries.append(
+            traceback.FrameSummary(
+                filename,
+                lineno,
+                ref.code.co_name,
+                lookup_line=False,
+                end_lineno=end_lineno,
+                colno=colno,
+                end_colno=end_colno,
+            )
+        )
+        files.add(filename)
+    for filename in files:
+        linecache.checkcache(filename)
+    return traceback.StackSummary.from_list(summaries)
+
+
+_CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
+
+
+def format_chain(chain: tuple[ExceptionCopy, ...], scrubber: Scrubber) -> str:
+    """The text ``traceback.format_exception`` gives for the copied chain, source lines read
+    now, every message and note scrubbed and capped."""
+    parts: list[str] = []
+    for index in range(len(chain) - 1, -1, -1):
+        copy = chain[index]
+        if copy.frames:
+            parts.append("Traceback (most recent call last):\n")
+            parts.extend(_stack(copy.frames).format())
+        message = (
+            "<exception str() failed>"
+            if copy.message is None
+            else scrubber.scrub_text(copy.message, MAX_EXCEPTION_MESSAGE)
+        )
+        parts.append(f"{copy.type_name}: {message}\n" if message else f"{copy.type_name}\n")
+        for note in copy.notes or ():
+            try:
+                text = scrubber.scrub_text(str(note), 500)
+            except Exception:
+                text = "<note str() failed>"
+            parts.extend(f"{line}\n" for line in text.split("\n"))
+        if index:
+            parts.append(_CAUSE if chain[index - 1].link == "cause" else _CONTEXT)
+    return _cap_traceback("".join(parts))
+
+
+def _cap_traceback(text: str) -> str:
+    if len(text) > MAX_TRACEBACK:
+        # The end (the frame that raised, the message) matters most.
+        return TRUNCATED + text[-MAX_TRACEBACK:]
+    return text
 
 
 def format_traceback(
@@ -172,11 +362,12 @@ def format_traceback(
 
     Source lines are kept as they are; only messages (and notes) carry request data.
     """
-    te = (
-        exception
-        if isinstance(exception, traceback.TracebackException)
-        else traceback_summary(exception)
-    )
+    if isinstance(exception, BaseException):
+        chain = copy_chain(exception)
+        if chain is not None:
+            return format_chain(chain, scrubber)
+        exception = traceback_summary(exception)
+    te = exception
     pending = [te]  # TracebackException already breaks cycles in the chain
     scrub_all = False
     while pending:
@@ -194,10 +385,7 @@ def format_traceback(
     text = "".join(te.format())
     if scrub_all:  # pragma: no cover - see above
         text = scrubber.scrub_text(text, None)
-    if len(text) > MAX_TRACEBACK:
-        # The end (the frame that raised, the message) matters most.
-        text = TRUNCATED + text[-MAX_TRACEBACK:]
-    return text
+    return _cap_traceback(text)
 
 
 _repr = reprlib.Repr()
@@ -281,9 +469,35 @@ def frame_locals(
 # --- the request ---------------------------------------------------------------------------
 
 
+#: The lazy ``request.user`` of ``django.contrib.auth.middleware.AuthenticationMiddleware``.
+_AUTH_MIDDLEWARE_USER = (
+    "django.contrib.auth.middleware",
+    "AuthenticationMiddleware.process_request.<locals>.<lambda>",
+)
+
+
+def _provably_anonymous(request: HttpRequest, user: Any) -> bool:
+    """The lazy user of AuthenticationMiddleware, not resolved yet, on a request whose session
+    cannot name a user: no session cookie, and a session without a key that nobody changed
+    (resolving it would read that empty session and give AnonymousUser)."""
+    if type(user) is not SimpleLazyObject or user._wrapped is not empty:
+        return False
+    setup = user.__dict__.get("_setupfunc")
+    made_by = (getattr(setup, "__module__", None), getattr(setup, "__qualname__", None))
+    if made_by != _AUTH_MIDDLEWARE_USER or "_cached_user" in request.__dict__:
+        return False
+    session = request.__dict__.get("session")
+    return (
+        isinstance(session, SessionBase)
+        and session.session_key is None
+        and not session.modified
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+    )
+
+
 def _user_id(request: HttpRequest) -> str:
     user = getattr(request, "user", None)
-    if user is None:
+    if user is None or _provably_anonymous(request, user):
         return ""
     if getattr(user, "_wrapped", None) is empty and any(
         c.in_atomic_block for c in connections.all(initialized_only=True)
@@ -352,11 +566,15 @@ class BodyCopy:
 
 
 def read_body(
-    request: HttpRequest, scrubber: Scrubber, limit: int, drf_data: Any = NOT_PARSED
+    request: HttpRequest,
+    scrubber: Scrubber | Callable[[], Scrubber],
+    limit: int,
+    drf_data: Any = NOT_PARSED,
 ) -> BodyCopy:
     """A bounded copy of a JSON or form body no larger than ``limit`` bytes, else a note.
 
-    Other content types are never stored: their bytes could not be scrubbed.
+    Other content types are never stored: their bytes could not be scrubbed. ``scrubber`` may
+    be a function that makes one (only a DRF view's parsed body needs it here).
     """
     content_type = (request.content_type or "").lower()
     is_form = content_type in _FORM_TYPES
@@ -379,7 +597,8 @@ def read_body(
         return BodyCopy("form", pairs, files)
     if drf_data is not NOT_PARSED:
         # A live object the view may still hold: the scrubbed copy is the bounded copy.
-        return BodyCopy("parsed", scrubber.scrub(_hide_post_parameters(drf_data, sensitive)))
+        scrub = scrubber if isinstance(scrubber, Scrubber) else scrubber()
+        return BodyCopy("parsed", scrub.scrub(_hide_post_parameters(drf_data, sensitive)))
     try:
         raw = request.body
     except RawPostDataException:
@@ -430,26 +649,90 @@ def storable_record(record: Record) -> Record:
 
 
 @dataclass(slots=True)
+class QueryCopy:
+    """A request's query as it arrived (``QUERY_STRING`` and how the request decodes it), or
+    its pairs when ``request.GET`` was already made (or is not Django's): :meth:`pairs`."""
+
+    #: "wsgi", "asgi" (``raw`` is the query string) or "pairs" (``raw`` is the pairs).
+    kind: str
+    raw: Any
+    encoding: str | None = None
+
+    def pairs(self) -> list[tuple[str, Any]]:
+        """The pairs ``request.GET`` gives, each value cut as a snapshot cuts it."""
+        if self.kind == "wsgi":  # as WSGIRequest.GET
+            query = QueryDict(str(self.raw).encode("iso-8859-1"), encoding=self.encoding)
+        elif self.kind == "asgi":  # as ASGIRequest.GET
+            query = QueryDict(self.raw)
+        else:
+            return list(self.raw)
+        return _query_pairs(query)
+
+
+def _query_pairs(query: MultiValueDict[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        (k, v[: MAX_STRING + 1] if isinstance(v, str) else v)
+        for k, values in query.lists()
+        for v in values
+    ][:MAX_QUERY_PAIRS]
+
+
+def copy_query(request: HttpRequest) -> QueryCopy:
+    """The query string itself when ``request.GET`` was not made yet (parsed by
+    :meth:`QueryCopy.pairs` later), else a bounded copy of its pairs."""
+    if "GET" not in request.__dict__:
+        parse = getattr(type(request), "GET", None)
+        if parse is WSGIRequest.GET:
+            raw = request.META.get("QUERY_STRING", "")
+            return QueryCopy("wsgi", raw, request.encoding)
+        if parse is ASGIRequest.GET:
+            return QueryCopy("asgi", request.META["QUERY_STRING"])
+    return QueryCopy("pairs", _query_pairs(request.GET))
+
+
+_UNPREFIXED_HEADERS = frozenset(HttpHeaders.UNPREFIXED_HEADERS)
+
+
+def copy_headers(meta: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``request.META`` that ``request.headers`` is made of."""
+    return {k: v for k, v in meta.items() if k[:5] == "HTTP_" or k in _UNPREFIXED_HEADERS}
+
+
+def header_pairs(meta_headers: dict[str, Any]) -> list[tuple[str, str]]:
+    """``request.headers`` of :func:`copy_headers`'s copy, bounded as a snapshot bounds it."""
+    return [
+        (name, str(value)[: MAX_HEADER_VALUE + 1])
+        for name, value in list(HttpHeaders(meta_headers).items())[:MAX_ITEMS]
+    ]
+
+
+@dataclass(slots=True)
 class Snapshot:
-    """What :func:`snapshot` read on the request thread: plain, bounded values, not scrubbed
-    yet (except what could only be scrubbed while it was read). :meth:`build` makes the
-    :class:`Record`; it reads neither the request nor the exception."""
+    """What :func:`snapshot` read on the request thread: references and bounded copies, not
+    scrubbed yet (except what could only be scrubbed while it was read). :meth:`build` makes
+    the :class:`Record` (parses, formats, groups and scrubs); it reads neither the request nor
+    the exception, nor any frame."""
 
     logging_hash: str
     created: datetime
     status: int
     code: str
+    #: The exception's qualified class name (stored cut at 255 characters).
     exception_class: str = ""
-    fingerprint_parts: tuple[str, ...] = ()
+    #: The frames of the exception's traceback (its grouping key is made of them).
+    frames: tuple[FrameRef, ...] = ()
     message: str = ""
     details: list[dict[str, str]] = field(default_factory=list)
     exception_message: str = ""
+    #: A 5xx's exception chain: copied, or (exception groups, syntax errors…) summarised.
+    chain: tuple[ExceptionCopy, ...] | None = None
     traceback: traceback.TracebackException | None = None
     frame_locals: list[dict[str, Any]] = field(default_factory=list)
     method: str = ""
     path: str = ""
-    query: list[tuple[str, str]] = field(default_factory=list)
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    query: QueryCopy | None = None
+    #: The ``request.META`` entries of its headers.
+    headers: dict[str, Any] = field(default_factory=dict)
     body: BodyCopy | None = None
     user_id: str = ""
     request_id: str = ""
@@ -472,29 +755,39 @@ class Snapshot:
             status=self.status,
             code=self.code,
             fingerprint="",
-            exception_class=self.exception_class,
+            exception_class=self.exception_class[:255],
         )
+
+    def fingerprint_parts(self) -> tuple[str, ...]:
+        frames = ((ref.module, ref.code) for ref in self.frames)
+        return frames_parts(self.exception_class, frames, self.status, self.code)
 
     def build(self) -> Record:
         """The scrubbed record (never raises; a part that cannot be made stays empty)."""
         scrubber = _attempt(Scrubber(), self.scrubber)
         record = self.bare()
-        record.fingerprint = _attempt("", lambda: fingerprint_of(self.fingerprint_parts))
+        record.fingerprint = _attempt("", lambda: fingerprint_of(self.fingerprint_parts()))
         record.message = _attempt("", lambda: scrubber.scrub_text(self.message, MAX_MESSAGE))
         record.details = _attempt([], lambda: _details(self.details, scrubber, self.all_sensitive))
         record.compute_node = self.compute_node[:255]
         record.exception_message = _attempt(
             "", lambda: scrubber.scrub_text(self.exception_message, MAX_EXCEPTION_MESSAGE)
         )
-        if self.traceback is not None:
+        if self.chain is not None:
+            chain = self.chain
+            record.traceback = _attempt("", lambda: format_chain(chain, scrubber))
+        elif self.traceback is not None:
             summary = self.traceback
             record.traceback = _attempt("", lambda: format_traceback(summary, scrubber))
         record.frame_locals = _attempt([], lambda: scrub_frame_locals(self.frame_locals, scrubber))
         record.method = self.method
         record.path = _attempt("", lambda: scrubber.scrub_text(self.path, MAX_PATH))
-        record.query = _attempt({}, lambda: scrubber.scrub_pairs(self.query))
+        if self.query is not None:
+            query = self.query
+            record.query = _attempt({}, lambda: scrubber.scrub_pairs(query.pairs()))
         record.headers = _attempt(
-            {}, lambda: scrubber.scrub_headers(dict(self.headers), self.stored_headers)
+            {},
+            lambda: scrubber.scrub_headers(dict(header_pairs(self.headers)), self.stored_headers),
         )
         if self.body is not None:
             body = self.body
@@ -511,10 +804,19 @@ class Snapshot:
         return Scrubber(self.scrub_terms, self.sensitive_names)
 
 
+def _message(exception: BaseException) -> str | None:
+    """The exception's text as far as it is ever stored (None: its ``str()`` failed)."""
+    try:
+        return str(exception)[: MAX_EXCEPTION_MESSAGE + 1]
+    except Exception:
+        return None
+
+
 def snapshot(request: HttpRequest | None, ctx: RequestContext) -> Snapshot:
     """Read what storing ``ctx``'s error needs while the request and the exception are alive.
 
-    Bounded copies only; never raises (a part that cannot be read stays empty).
+    References and bounded copies only (everything that can be derived later is, by
+    :meth:`Snapshot.build`); never raises (a part that cannot be read stays empty).
     """
     error = ctx.error
     if error is None or not ctx.logging_hash:
@@ -525,7 +827,7 @@ def snapshot(request: HttpRequest | None, ctx: RequestContext) -> Snapshot:
         created=timezone.now(),
         status=error.status,
         code=error.code[:64],
-        exception_class=qualified_name(type(exception))[:255] if exception is not None else "",
+        exception_class=qualified_name(type(exception)) if exception is not None else "",
         request_id=_attempt("", lambda: ctx.request_id),
         trace_id=ctx.trace_id,
         sentry_event_id=ctx.sentry_event_id,
@@ -537,51 +839,44 @@ def snapshot(request: HttpRequest | None, ctx: RequestContext) -> Snapshot:
     # Messages are lazy translations: resolved here, in the request's language.
     snap.message = _attempt("", lambda: str(error.message)[: MAX_MESSAGE + 1])
     snap.details = _attempt([], lambda: [d.as_dict() for d in error.details])
-    snap.fingerprint_parts = _attempt(
-        (), lambda: fingerprint_parts(exception, error.status, error.code)
-    )
     if exception is not None:
-        if not isinstance(exception, _VALIDATION_ERRORS):
-            # A validation error's text is the repr of its details, values and all; the
-            # details are stored instead, scrubbed field by field.
-            snap.exception_message = _attempt(
-                "", lambda: str(exception)[: MAX_EXCEPTION_MESSAGE + 1]
-            )
-        if error.is_server_error and exception.__traceback__ is not None:
-            snap.traceback = _attempt(None, lambda: traceback_summary(exception))
-            if conf.get("CAPTURE_LOCALS"):
-                scrubber = snap.scrubber()
-                snap.frame_locals = _attempt(
-                    [], lambda: read_frame_locals(exception, request, scrubber)
-                )
+        _read_exception(snap, exception, error.is_server_error, request)
     if request is not None:
         _read_request(snap, request, ctx)
     return snap
 
 
+def _read_exception(
+    snap: Snapshot, exception: BaseException, server_error: bool, request: HttpRequest | None
+) -> None:
+    tb = exception.__traceback__
+    snap.frames = _attempt((), lambda: frame_refs(tb))
+    message = _message(exception)
+    if not isinstance(exception, _VALIDATION_ERRORS):
+        # A validation error's text is the repr of its details, values and all; the
+        # details are stored instead, scrubbed field by field.
+        snap.exception_message = message or ""
+    if server_error and tb is not None:
+        snap.chain = _attempt(None, lambda: copy_chain(exception, snap.frames or None))
+        if snap.chain is None:
+            snap.traceback = _attempt(None, lambda: traceback_summary(exception))
+        if conf.get("CAPTURE_LOCALS"):
+            scrubber = snap.scrubber()
+            snap.frame_locals = _attempt(
+                [], lambda: read_frame_locals(exception, request, scrubber)
+            )
+
+
 def _read_request(snap: Snapshot, request: HttpRequest, ctx: RequestContext) -> None:
     snap.method = _attempt("", lambda: str(request.method or "")[:16])
     snap.path = _attempt("", lambda: request.path[: MAX_PATH + 1])
-    snap.query = _attempt(
-        [],
-        lambda: [
-            (k, v[: MAX_STRING + 1] if isinstance(v, str) else v)
-            for k, values in request.GET.lists()
-            for v in values
-        ][:MAX_QUERY_PAIRS],
-    )
-    snap.headers = _attempt(
-        [],
-        lambda: [
-            (name, str(value)[: MAX_HEADER_VALUE + 1])
-            for name, value in list(request.headers.items())[:MAX_ITEMS]
-        ],
-    )
+    snap.query = _attempt(None, lambda: copy_query(request))
+    snap.headers = _attempt({}, lambda: copy_headers(request.META))
     snap.stored_headers = _attempt((), lambda: tuple(conf.get("STORED_HEADERS")))
     snap.max_body_bytes = _attempt(0, lambda: int(conf.get("MAX_BODY_BYTES")))
     snap.body = _attempt(
         BodyCopy("note", "[not stored: unreadable]"),
-        lambda: read_body(request, snap.scrubber(), snap.max_body_bytes, ctx.drf_data),
+        lambda: read_body(request, snap.scrubber, snap.max_body_bytes, ctx.drf_data),
     )
     snap.user_id = _attempt("", lambda: _user_id(request))
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import sysconfig
-import traceback
-from types import FrameType
+from collections.abc import Iterable
+from traceback import walk_tb
+from types import CodeType, FrameType
 
 _LIBRARY_ROOTS = ("counterbalance_errors",)
 
@@ -31,18 +32,27 @@ def _library_paths() -> tuple[str, ...]:
 _LIBRARY_PATHS = _library_paths()
 
 
+def code_name(module: object, code: CodeType) -> str:
+    """``module:function`` (qualified) of a frame of ``code`` in ``module`` (its globals'
+    ``__name__``, None when it has none), without a line number."""
+    return f"{'?' if module is None else module}:{code.co_qualname}"
+
+
+def is_in_app_code(module: object, code: CodeType) -> bool:
+    """Code of the project: not the standard library, site-packages or this app."""
+    if str("" if module is None else module).partition(".")[0] in _LIBRARY_ROOTS:
+        return False
+    return not code.co_filename.startswith(_LIBRARY_PATHS)
+
+
 def frame_name(frame: FrameType) -> str:
     """``module:function`` (qualified), without a line number."""
-    module = str(frame.f_globals.get("__name__", "?"))
-    return f"{module}:{frame.f_code.co_qualname}"
+    return code_name(frame.f_globals.get("__name__"), frame.f_code)
 
 
 def is_in_app(frame: FrameType) -> bool:
     """A frame of the project's code: not the standard library, site-packages or this app."""
-    module = str(frame.f_globals.get("__name__", ""))
-    if module.partition(".")[0] in _LIBRARY_ROOTS:
-        return False
-    return not frame.f_code.co_filename.startswith(_LIBRARY_PATHS)
+    return is_in_app_code(frame.f_globals.get("__name__"), frame.f_code)
 
 
 def fingerprint_parts(exception: BaseException | None, status: int, code: str) -> tuple[str, ...]:
@@ -51,9 +61,20 @@ def fingerprint_parts(exception: BaseException | None, status: int, code: str) -
     tb = exception.__traceback__ if exception is not None else None
     if exception is None or tb is None:
         return ("status", str(status), code)
-    frames = [frame for frame, _ in traceback.walk_tb(tb)]
-    in_app = [frame for frame in frames if is_in_app(frame)] or frames
-    return ("exception", qualified_name(type(exception)), *map(frame_name, in_app))
+    frames = [(frame.f_globals.get("__name__"), frame.f_code) for frame, _ in walk_tb(tb)]
+    return frames_parts(qualified_name(type(exception)), frames, status, code)
+
+
+def frames_parts(
+    exception_class: str, frames: Iterable[tuple[object, CodeType]], status: int, code: str
+) -> tuple[str, ...]:
+    """:func:`fingerprint_parts` from copies of the frames: ``(module, code object)`` of each
+    frame of the exception's traceback (the recorder's thread computes it from a snapshot)."""
+    every = list(frames)
+    if not every:
+        return ("status", str(status), code)
+    in_app = [frame for frame in every if is_in_app_code(*frame)] or every
+    return ("exception", exception_class, *(code_name(*frame) for frame in in_app))
 
 
 def fingerprint_of(parts: tuple[str, ...]) -> str:

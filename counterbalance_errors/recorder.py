@@ -115,9 +115,15 @@ class _Ledger:
         self.counts: Counter[str] = Counter()
 
     def add(self, what: str, n: int = 1) -> None:
+        """Count a settlement (stored, fallback, unknown) and wake :func:`flush`'s waiters."""
         with self.condition:
             self.counts[what] += n
             self.condition.notify_all()
+
+    def submitted(self) -> None:
+        """Count a hash handed over; nobody waits for that, so nobody is woken."""
+        with self.condition:
+            self.counts["submitted"] += 1
 
     def settled(self) -> bool:
         c = self.counts
@@ -185,7 +191,7 @@ def submit(item: Pending) -> None:
     in background mode (a full queue sends the record to the fallback line)."""
     try:
         if writes_on_caller():
-            _ledger.add("submitted")
+            _ledger.submitted()
             _write_on_caller(item)
         else:
             writer().put(item)
@@ -579,6 +585,8 @@ class Writer:
         self.queue: deque[_Item] = deque()
         self.batch: Batch | None = None
         self.stopping = False
+        #: :meth:`wake` asked for the queue to be taken at once (until it is empty).
+        self.flushing = False
         self.threads: list[threading.Thread] = []
         if start:
             for target, name in ((self.run, "writer"), (self.watch, "watchdog")):
@@ -592,39 +600,56 @@ class Writer:
 
     def put(self, item: Pending) -> None:
         """Queue ``item``, or send it to the fallback line if the queue is full; never waits
-        beyond the lock of the queue."""
-        _ledger.add("submitted")
+        beyond the lock of the queue. The writer is woken only by a full batch (or with
+        ``RECORDER_LINGER`` 0): otherwise it takes the queue on its own, so a request does not
+        hand it the interpreter in the middle of its work."""
+        _ledger.submitted()
         with self.lock:
             if len(self.queue) < conf.get("RECORDER_QUEUE_SIZE") and not self.stopping:
                 self.queue.append(_Item(item, self.clock()))
-                self.lock.notify_all()
+                if len(self.queue) >= conf.get("RECORDER_BATCH_SIZE") or not conf.get(
+                    "RECORDER_LINGER"
+                ):
+                    self.lock.notify_all()
                 return
         _fallback([item.bare()], "the recorder's queue is full; not stored", "full")
 
     def wake(self) -> None:
+        """Make the writer take what is queued now, without lingering (:func:`flush`)."""
         with self.lock:
+            self.flushing = True
             self.lock.notify_all()
 
     # -- the writer thread --
 
     def take(self) -> Batch | None:
         """The next batch: up to RECORDER_BATCH_SIZE items, once RECORDER_LINGER has passed
-        since the first or the batch is full; None when stopping with nothing left."""
+        since the first was queued, the batch is full, or :meth:`wake` asked; None when
+        stopping with nothing left. An idle writer looks at the queue every RECORDER_LINGER
+        (nobody wakes it for a single record)."""
         size = conf.get("RECORDER_BATCH_SIZE")
         linger = conf.get("RECORDER_LINGER")
         with self.lock:
-            while not self.queue:
-                if self.stopping:
-                    return None
-                self.lock.wait()
-            waited = self.clock() - self.queue[0].queued
-            end = time.monotonic() + max(0.0, linger - waited)
-            while len(self.queue) < size and not self.stopping:
+            end: float | None = None
+            while True:
+                if not self.queue:
+                    if self.stopping:
+                        return None
+                    end, self.flushing = None, False
+                    self.lock.wait(linger or None)
+                    continue
+                if len(self.queue) >= size or self.stopping or self.flushing:
+                    break
+                if end is None:
+                    waited = self.clock() - self.queue[0].queued
+                    end = time.monotonic() + max(0.0, linger - waited)
                 left = end - time.monotonic()
                 if left <= 0:
                     break
                 self.lock.wait(left)
             items = [self.queue.popleft() for _ in range(min(size, len(self.queue)))]
+            if not self.queue:
+                self.flushing = False
             # The deadline counts from the oldest record's submission, queued or taken.
             batch = self.batch = Batch(items, items[0].queued)
         # Built outside the lock: format + scrub run here, on the writer thread.
@@ -645,14 +670,17 @@ class Writer:
             # store() ends every failure in a fallback line; the guard only keeps a bug (or a
             # backend that raises while closing) from ending the writer thread.
             with guarded("counterbalance_errors: the recorder could not store a batch"):
-                self.store(batch, alias)
                 # As after a request: CONN_MAX_AGE decides whether the connection stays.
-                connections[alias].close_if_unusable_or_obsolete()
+                self.store(batch, alias, connections[alias].close_if_unusable_or_obsolete)
 
-    def store(self, batch: Batch, alias: str) -> None:
+    def store(self, batch: Batch, alias: str, done: Callable[[], None] | None = None) -> None:
         """Write ``batch``; while the database is down retry until its deadline, then send it
-        to the fallback line. A COMMIT whose answer was lost is checked before a retry."""
+        to the fallback line. A COMMIT whose answer was lost is checked before a retry.
+
+        ``done`` runs once the batch is written, before it is counted as stored: the writer's
+        work for a batch is over when :func:`flush` returns."""
         pause = 0.1
+        stored = 0
         while not self._check(batch, alias):
             try:
                 write_batch(batch.records, alias, lambda: self._committing(batch))
@@ -680,11 +708,18 @@ class Writer:
             else:
                 with self.lock:
                     batch.settled = True
-                _ledger.add("stored", len(batch.records))
+                stored = len(batch.records)
                 break
-        with self.lock:
-            self.batch = None
-            self.lock.notify_all()
+        try:
+            if done is not None:
+                done()
+        finally:
+            with self.lock:
+                self.batch = None
+                if self.stopping:  # the watchdog ends once the last batch is done
+                    self.lock.notify_all()
+            if stored:
+                _ledger.add("stored", stored)
 
     def _check(self, batch: Batch, alias: str) -> bool:
         """After a lost COMMIT answer: count what was stored, keep the rest; True if settled."""

@@ -653,3 +653,73 @@ def test_a_forked_child_starts_with_no_writer_and_no_counts(
     assert recorder.stats() == {}
     assert recorder._writer_lock is not lock
     assert parents.counts == {"submitted": 1}
+
+
+# --- waking the writer ---------------------------------------------------------------------------
+
+
+class Spy:
+    """Counts the calls of a condition's notify_all (then calls it)."""
+
+    def __init__(self, condition: threading.Condition) -> None:
+        self.calls = 0
+        self.notify_all = condition.notify_all
+        condition.notify_all = self  # type: ignore[method-assign]
+
+    def __call__(self) -> None:
+        self.calls += 1
+        self.notify_all()
+
+
+def test_a_record_wakes_nobody_until_the_batch_is_full(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"RECORDER_BATCH_SIZE": 3, "RECORDER_LINGER": 60}
+    writer = idle_writer()
+    queue_wakes, ledger_wakes = Spy(writer.lock), Spy(recorder._ledger.condition)
+    before = recorder.stats().get("submitted", 0)
+    writer.put(item())
+    writer.put(item())
+    assert (queue_wakes.calls, ledger_wakes.calls) == (0, 0)
+    assert recorder.stats()["submitted"] == before + 2
+    writer.put(item())  # a full batch: the writer takes it at once
+    assert (queue_wakes.calls, ledger_wakes.calls) == (1, 0)
+
+
+def test_without_linger_every_record_wakes_the_writer(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"RECORDER_LINGER": 0}
+    writer = idle_writer()
+    wakes = Spy(writer.lock)
+    writer.put(item())
+    assert wakes.calls == 1
+
+
+def test_an_idle_writer_takes_a_record_nobody_woke_it_for(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"RECORDER_LINGER": 0.01, "RECORDER_BATCH_SIZE": 100}
+    writer = idle_writer()
+    batches: list[recorder.Batch | None] = []
+    waiting = threading.Thread(target=lambda: batches.append(writer.take()))
+    waiting.start()
+    one = item()
+    writer.put(one)  # no notify: the writer finds it on its own
+    waiting.join(30)
+    assert [i.item for i in batches[0].items] == [one]  # type: ignore[union-attr]
+
+
+def test_flush_takes_the_queue_without_waiting_out_the_linger(settings: Any) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"RECORDER_THREAD_IN_TESTS": True, "RECORDER_LINGER": 600}
+    first, second = item(), item()
+    recorder.submit(first)
+    assert recorder.flush(30)  # not 600 s
+    recorder.submit(second)
+    assert recorder.flush(30)
+    stored = ErrorLog.objects.filter(logging_hash__in=[first.logging_hash, second.logging_hash])
+    assert stored.count() == 2
+
+
+def test_a_batch_counts_as_stored_once_the_writer_is_done_with_it() -> None:
+    writer = idle_writer()
+    batch = taken(writer, item())
+    before = recorder.stats().get("stored", 0)
+    seen: list[int] = []
+    writer.store(batch, "default", lambda: seen.append(recorder.stats().get("stored", 0)))
+    assert seen == [before]  # flush() would still be waiting while done() runs
+    assert recorder.stats()["stored"] == before + 1
