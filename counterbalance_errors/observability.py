@@ -17,6 +17,7 @@ Neither library is a dependency: without them this module does nothing.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -42,11 +43,21 @@ def trace_id_from_traceparent(value: str) -> str:
     return match.group(1)
 
 
-def _active_span() -> Any:
-    """The active, valid OpenTelemetry span, or None (also when opentelemetry is absent)."""
+@functools.cache
+def _otel_trace() -> Any:
+    """``opentelemetry.trace``, or None when it is not installed (looked for once: a failed
+    import is not cached by Python and searches the whole path again)."""
     try:
         from opentelemetry import trace
     except ImportError:
+        return None
+    return trace
+
+
+def _active_span() -> Any:
+    """The active, valid OpenTelemetry span, or None (also when opentelemetry is absent)."""
+    trace = _otel_trace()
+    if trace is None:
         return None
     span = trace.get_current_span()
     return span if span.get_span_context().is_valid else None
