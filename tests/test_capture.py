@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.http import QueryDict
 from django.test import Client, RequestFactory
 from django.utils import translation
@@ -431,3 +432,12 @@ def test_a_lazy_user_that_is_not_the_auth_middlewares_is_resolved() -> None:
     request = through_auth_middleware(RequestFactory().get("/"))
     request.user = SimpleLazyObject(lambda: SimpleNamespace(is_authenticated=True, pk=7))
     assert snapshot_of_a_500(request, failing({})).user_id == "7"
+
+
+def test_the_async_end_of_a_request_without_a_hash_records_nothing() -> None:
+    request = RequestFactory().get("/")
+    ctx = context.attach(request, catalog.make("NotAuthorized"))
+    ctx.deferred = True
+    async_to_sync(capture.arecord_deferred)(request, ctx)
+    assert not ctx.deferred
+    assert ctx.recorded is None

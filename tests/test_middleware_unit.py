@@ -217,10 +217,34 @@ def test_an_envelope_is_never_rewritten_again() -> None:
 # --- DEBUG technical pages -------------------------------------------------------------------
 
 
-def test_debug_installs_a_remembering_exception_reporter(settings: Any) -> None:
+def run_middleware(view: Any, request: HttpRequest, mode: str) -> HttpResponseBase:
+    """The middleware around a view returning ``view(request)``, sync or async."""
+    if mode == "sync":
+        return ErrorEnvelopeMiddleware(view)(request)  # type: ignore[no-any-return]
+
+    async def async_view(request: HttpRequest) -> HttpResponseBase:
+        return view(request)  # type: ignore[no-any-return]
+
+    return async_to_sync(ErrorEnvelopeMiddleware(async_view))(request)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_envelope_made_without_the_request_gets_only_the_profile_headers(mode: str) -> None:
+    def envelope(request: HttpRequest) -> HttpResponseBase:
+        return responses.error_response(None, catalog.make("NotAuthorized", "not yours"))
+
+    request = RequestFactory().get("/plain/success/")
+    response = run_middleware(envelope, request, mode)
+    assert assert_error(response, "NotAuthorized")["message"] == "not yours"
+    assert response["X-Counterbalance-Compute-Node"]
+    assert context.get(request) is None
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_debug_installs_a_remembering_exception_reporter(settings: Any, mode: str) -> None:
     settings.DEBUG = True
     request = RequestFactory().get("/plain/success/")
-    ErrorEnvelopeMiddleware(ok)(request)
+    run_middleware(ok, request, mode)
     reporter_class = request.exception_reporter_class  # type: ignore[attr-defined]
     assert issubclass(reporter_class, ExceptionReporter)
     exc = PermissionDenied("x")
