@@ -66,8 +66,13 @@ def debug(request: pytest.FixtureRequest, settings: Any) -> bool:
     MultiPartParserError's handler400 and CSRF_FAILURE_VIEW still run. The middleware's
     ``process_exception`` answers view exceptions before any of that, so DEBUG matters only for
     errors it cannot see: unknown URLs, the middleware phase, returned responses, handler500.
+
+    DEBUG is already off in tests (Django's test environment), and changing it resets the
+    template engines (``django.test.signals.reset_template_engines``): every admin or error
+    page would then compile its templates again. So only DEBUG on is set.
     """
-    settings.DEBUG = request.param
+    if request.param:
+        settings.DEBUG = True
     return bool(request.param)
 
 

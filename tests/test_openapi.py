@@ -6,7 +6,6 @@ import json
 import re
 from typing import Any
 
-import jsonschema
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
@@ -15,6 +14,7 @@ from openapi_spec_validator import validate
 
 from counterbalance_errors.openapi import error_codes, possible_codes
 from counterbalance_errors.profiles import BUILTIN, get_profile
+from tests.support import schemas
 from tests.support.profiletools import call, use_profile
 
 # (method, url, body, schema path, the catalog code the request produces)
@@ -70,7 +70,7 @@ def check_against_schema(spec: dict[str, Any], path: str, method: str, response:
         assert content is not None
         assert content_type in content, (content_type, list(content))
         schema = {"allOf": [content[content_type]["schema"]], "components": spec["components"]}
-        jsonschema.validate(json.loads(response.content), schema)
+        schemas.validate(json.loads(response.content), schema)
     for name, header in entry.get("headers", {}).items():
         if not response.has_header(name):
             assert not header.get("required"), (path, name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import jsonschema
 import pytest
 from django.core.management import call_command
 from django.test import RequestFactory
@@ -21,6 +20,7 @@ from counterbalance_errors.profiles import (
 )
 from tests.support.profiletools import HASH, call, use_profile
 from tests.support.rendering import render
+from tests.support.schemas import validate
 from tests.support.settings_variants import without_the_app
 
 SUCCESS_URLS = ["/drf/success/", "/plain/success/", "/async/success/", "/profiles/moved/"]
@@ -91,7 +91,7 @@ def test_each_profile_over_each_transport(
     if schema is None:
         assert response.content == b""
     else:
-        jsonschema.validate(json.loads(response.content), schema)
+        validate(json.loads(response.content), schema)
     every_response = {**profile.header_docs(), **profile.error_header_docs()}
     if profile.hash_header and profile.hash_header not in every_response:
         assert response.has_header(profile.hash_header) == expected.has_header(profile.hash_header)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import jsonschema
 from django.http import HttpResponseBase
 
 from counterbalance_errors.profiles import load_profile
+from tests.support.schemas import validate
 
 #: Body member of the logging hash, for the profiles whose body carries it.
 BODY_HASH_KEY = {
@@ -29,7 +29,7 @@ def assert_envelope(profile_name: str, response: HttpResponseBase) -> Any:
         return None
     assert response["Content-Type"].split(";")[0] == profile.content_type, response["Content-Type"]
     body = json.loads(content)
-    jsonschema.validate(body, schema)
+    validate(body, schema)
     return body
 
 
