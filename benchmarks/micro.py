@@ -5,8 +5,7 @@
     python -m benchmarks.micro --profile 3000 --case drf-404 --variant app   # cProfile
 
 pyperf spawns the worker processes, calibrates the loops and computes the statistics; this
-module only says what one loop is, in one variant (``benchmarks/settings.py``) per process, so
-"with the app" and "without it" are really two projects, called as a WSGI server calls them.
+module says what one loop is, in one variant (``benchmarks/settings.py``) per process.
 """
 
 from __future__ import annotations
@@ -72,12 +71,14 @@ def request(app: Any, make: Callable[[], Environ]) -> tuple[int, dict[str, str],
     return int(status.split()[0]), {k.lower(): v for k, v in headers}, body
 
 
+LATENCY_GAP = 0.01  # seconds idle between two timed requests (at most 100 requests/s)
+
+
 def time_requests(loops: int, app: Any, make: Callable[[], Environ], timing: str = "cpu") -> float:
-    """Seconds for ``loops`` requests. ``cpu``: this process's CPU time for the loop (other
-    processes barely move it). ``latency``: each request alone in wall time, from the WSGI call
-    until its response is read and closed, summed; the recorder stores what it logged before
-    the next one, outside the timed part. ``back-to-back``: the wall time of the whole loop and
-    of the recorder storing it all."""
+    """Seconds for ``loops`` requests. ``cpu``: this process's CPU time. ``latency``: each
+    request alone in wall time (WSGI call to closed response), summed; between two, untimed,
+    the recorder stores what it logged and every variant idles alike (docs/performance.md).
+    ``back-to-back``: the wall time of the loop and of the recorder storing it all."""
     gc.collect()
     if timing == "latency":
         total = 0.0
@@ -87,6 +88,7 @@ def time_requests(loops: int, app: Any, make: Callable[[], Environ], timing: str
             serve(app, environ)
             total += time.perf_counter() - started
             flush_recorder()
+            time.sleep(LATENCY_GAP)
         return total
     now = time.process_time if timing == "cpu" else time.perf_counter
     started = now()

@@ -1,9 +1,8 @@
 """The benchmark coordinator: ``python -m benchmarks`` (``make bench``).
 
-pyperf times (``benchmarks/micro.py``: one case in one variant). This module runs a group's
-contenders in interleaved rounds (one pyperf worker process of each per round, the order
-alternating) and shows each row's ratio as the median of the per-round ratios with their
-min-max, so a burst of load on a shared machine hits one round of every contender alike.
+pyperf times (``benchmarks/micro.py``). This runs a group's contenders in interleaved rounds
+(one pyperf worker of each per round, the order alternating) and shows each row's ratio as the
+median of the per-round ratios with their min-max: a burst of load hits every contender alike.
 """
 
 from __future__ import annotations

@@ -140,11 +140,14 @@ class Fakes:
     def flush_recorder(self, timeout: float = 30) -> None:
         self.events.append("wait")
 
+    def sleep(self, seconds: float) -> None:
+        self.events.append(f"idle {seconds}")
+
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     fakes = Fakes()
-    clocks = SimpleNamespace(perf_counter=fakes.clock, process_time=fakes.clock)
+    clocks = SimpleNamespace(perf_counter=fakes.clock, process_time=fakes.clock, sleep=fakes.sleep)
     monkeypatch.setattr(micro, "time", clocks)
     monkeypatch.setattr(micro, "flush_recorder", fakes.flush_recorder)
     return fakes
@@ -155,7 +158,8 @@ def test_latency_times_each_request_alone_and_waits_for_the_recorder_outside(
 ) -> None:
     seconds = micro.time_requests(3, fakes.app, dict, "latency")
 
-    assert fakes.events == ["clock", "request", "clock", "wait"] * 3
+    idle = f"idle {micro.LATENCY_GAP}"  # every variant idles alike between two requests
+    assert fakes.events == ["clock", "request", "clock", "wait", idle] * 3
     assert seconds == 3.0  # one tick per request: the waits are outside
 
 
