@@ -5,16 +5,19 @@
 Each variant runs in its own process under ``valgrind --tool=callgrind`` (Debian's
 ``valgrind``): it answers 200 requests to warm up, zeroes the counters
 (``callgrind_control -z``), answers ``--requests`` more and dumps the counters
-(``callgrind_control -d``). The table gives instructions per request and each variant's ratio
-to the first one. CPU time follows the instruction count closely for the interpreter, so on a
-loaded machine this tells what ``make bench``'s CPU rows would say on a quiet one; it takes
-about a minute per variant and case.
+(``callgrind_control -d``), once per hash seed (``--seed``; the seed alone moves a count by up
+to 3 %, so compare runs of the same seed). The table gives each seed's instructions per
+request and the median (min-max) of the per-seed ratios to the first variant. CPU time
+follows the instruction count closely for the interpreter, so on a loaded machine this tells
+what ``make bench``'s CPU rows would say on a quiet one; it takes about a minute per variant,
+case and seed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,8 +39,9 @@ def worker(variant: str, case: str, requests: int, sqlite_path: str) -> None:
     subprocess.run(["callgrind_control", "-d", str(os.getpid())], check=True, capture_output=True)
 
 
-def measure(variant: str, case: str, requests: int) -> int:
-    """Instructions per request of ``case`` in ``variant``."""
+def measure(variant: str, case: str, requests: int, seed: int) -> int:
+    """Instructions per request of ``case`` in ``variant``, the hash seed fixed to ``seed``."""
+    env = {**os.environ, "PYTHONHASHSEED": str(seed)}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "callgrind.out")
         command = [
@@ -46,7 +50,7 @@ def measure(variant: str, case: str, requests: int) -> int:
             "--variant", variant, "--case", case, "--requests", str(requests),
             "--sqlite-path", str(Path(tmp, "bench.sqlite3")),
         ]  # fmt: skip
-        subprocess.run(command, check=True, capture_output=True)
+        subprocess.run(command, check=True, capture_output=True, env=env)
         dumps = sorted(Path(tmp).glob("callgrind.out.*"))  # .1: the measured requests
         summary = next(
             line for line in dumps[0].read_text().splitlines() if line.startswith("summary:")
@@ -59,19 +63,25 @@ def main() -> None:
     parser.add_argument("--case", action="append", choices=list(micro.CASES), required=True)
     parser.add_argument("--variant", action="append", choices=("app", "bare", "dse"), required=True)
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--seed", type=int, action="append", help="hash seeds (default 1, 2, 3)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sqlite-path", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.variant[0], args.case[0], args.requests, args.sqlite_path)
         return
-    print("| case | variant | instructions per request | ratio to the first variant |")
+    seeds = args.seed or [1, 2, 3]
+    print("| case | variant | instructions per request, by seed | ratio to the first variant |")
     print("| --- | --- | --- | --- |")
     for case in args.case:
-        counts = {v: measure(v, case, args.requests) for v in args.variant}
+        counts = {
+            v: [measure(v, case, args.requests, seed) for seed in seeds] for v in args.variant
+        }
         first = counts[args.variant[0]]
-        for variant, count in counts.items():
-            print(f"| {case} | {variant} | {count:,} | {count / first:.3f} |")
+        for variant, runs in counts.items():
+            ratios = [run / base for run, base in zip(runs, first, strict=True)]
+            spread = f"{statistics.median(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})"
+            print(f"| {case} | {variant} | {', '.join(f'{n:,}' for n in runs)} | {spread} |")
 
 
 if __name__ == "__main__":
