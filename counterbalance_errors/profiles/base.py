@@ -15,8 +15,10 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from types import MappingProxyType
+from typing import Any, ClassVar, NamedTuple
 
 from django.http import HttpResponseBase
 
@@ -31,8 +33,18 @@ _LINE_BREAKS = re.compile(r"[\t\n\r\v\f]+")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 HASH_PATTERN = "^[0-9a-f]{40}$"
 
-# One encoder for every error body: json.dumps builds a new one per call for these options.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+#: ``json.dumps(body, ensure_ascii=False, separators=(",", ":"))`` as a list of chunks.
+#: ``JSONEncoder.encode`` builds a new C encoder (and a dict of markers) on every call; the error
+#: bodies are trees we build, so one C encoder without the circular check serves all of them
+#: (docs/performance.md). Without the C accelerator, the pure-Python encoder.
+_json_chunks: Callable[[Any, int], list[str]] = (
+    c_make_encoder(
+        None, json.JSONEncoder().default, encode_basestring, None, ":", ",", False, False, True
+    )
+    if c_make_encoder is not None
+    else lambda body, _: [json.dumps(body, ensure_ascii=False, separators=(",", ":"))]
+)
 
 
 def header_value(value: object, limit: int = 512) -> str:
@@ -77,7 +89,8 @@ def error_object(error: ApiError) -> dict[str, Any]:
     inner: dict[str, Any] = {"code": error.code, "message": str(error.message)}
     if error.details:
         inner["details"] = [
-            {"field": d.field, "code": d.code, "message": d.message} for d in error.details
+            {"field": name, "code": code, "message": message}
+            for name, code, message in error.details
         ]
     return inner
 
@@ -87,12 +100,12 @@ def new_request_id() -> str:
     return os.urandom(16).hex()
 
 
-@dataclass(frozen=True, slots=True)
-class RenderContext:
+class RenderContext(NamedTuple):
     """What a profile knows about the request it answers, never the request itself.
 
     ``request_id`` is computed on first use (and then the same for the whole request), so the
-    success response of a profile that sends no request id computes none.
+    success response of a profile that sends no request id computes none. A named tuple: one
+    is made per rendered error, and a tuple costs a fraction of a frozen dataclass to make.
     """
 
     #: The logging_hash of the request's error, when it is logged.
@@ -102,7 +115,7 @@ class RenderContext:
     #: ``time.perf_counter()`` when ErrorEnvelopeMiddleware saw the request (None: it did not).
     started: float | None = None
     #: Gives the request id; the request's context passes its own, computed once.
-    request_id_of: Callable[[], str] = field(default=new_request_id, repr=False, compare=False)
+    request_id_of: Callable[[], str] = new_request_id
 
     @property
     def request_id(self) -> str:
@@ -116,14 +129,14 @@ class RenderContext:
         return max(0, round((time.perf_counter() - self.started) * 1000))
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """An error as a profile answers it: everything a response needs."""
+class Rendered(NamedTuple):
+    """An error as a profile answers it: everything a response needs (a named tuple, like
+    :class:`RenderContext`)."""
 
     status: int
     content: bytes
     content_type: str | None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
     reason: str | None = None
 
 
@@ -203,7 +216,7 @@ class Profile:
 
     def status(self, error: ApiError) -> int:
         """The status to answer with (SPEC §5 status rules); canonical unless strict."""
-        if not conf.strict_statuses():
+        if not conf.effective().values["STRICT_STATUSES"]:  # conf.strict_statuses(), inlined
             return error.status
         if error.code in self.code_statuses:
             return self.code_statuses[error.code]
@@ -227,7 +240,11 @@ class Profile:
         self, error: ApiError, status: int, logging_hash: str | None
     ) -> dict[str, str]:
         """Headers of an error response: the error's own, ``Retry-After``, the hash."""
-        headers = {name: header_value(value) for name, value in error.headers.items()}
+        headers = (
+            {name: header_value(value) for name, value in error.headers.items()}
+            if error.headers
+            else {}
+        )
         if error.retry_after is not None:
             headers["Retry-After"] = str(error.retry_after)
         if logging_hash and self.hash_header:
@@ -249,7 +266,7 @@ class Profile:
     def encode(self, body: Any) -> bytes:
         # A lone surrogate (a client's "\ud800" echoed in a message) becomes that same JSON
         # escape again, instead of failing to encode (SPEC §4: any input keeps its hash).
-        return _ENCODER.encode(body).encode("utf-8", "backslashreplace")
+        return "".join(_json_chunks(body, 0)).encode("utf-8", "backslashreplace")
 
     def render(self, error: ApiError, ctx: RenderContext) -> Rendered:
         """``error`` as this profile answers it (pure: it reads nothing but its arguments)."""
