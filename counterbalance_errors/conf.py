@@ -190,6 +190,12 @@ class Effective:
 
 _current: Effective | None = None
 
+#: The settings Django has looked up so far: ``LazySettings`` caches each one in its instance
+#: dict and empties that dict whenever a setting changes (``override_settings``, assignment).
+#: Reading it skips ``LazyObject.__getattribute__``, a Python call on every access.
+_looked_up: dict[str, Any] = object.__getattribute__(settings, "__dict__")
+_UNSET = object()
+
 
 def effective() -> Effective:
     """Every key's effective value, validated once per settings object.
@@ -201,7 +207,9 @@ def effective() -> Effective:
     (docs/performance.md).
     """
     global _current
-    raw = getattr(settings, SETTING_NAME, None)
+    raw = _looked_up.get(SETTING_NAME, _UNSET)
+    if raw is _UNSET:
+        raw = getattr(settings, SETTING_NAME, None)
     current = _current
     if current is not None and current.raw is raw:
         return current

@@ -160,11 +160,8 @@ def attach(request: Any, error: ApiError) -> RequestContext:
 
     One request has one hash: a second error (say, handler500 after the signal) reuses it.
     """
-    return _set_error(of(request), error)
-
-
-def _set_error(ctx: RequestContext, error: ApiError) -> RequestContext:
-    if error.status in conf.logged_statuses():
+    ctx = of(request)
+    if error.status in conf.effective().logged:  # conf.logged_statuses(), inlined
         ctx.logging_hash = ctx.logging_hash or new_logging_hash()
     else:
         ctx.logging_hash = None
@@ -190,6 +187,6 @@ def remember(request: Any, exc: Exception) -> RequestContext | None:
 
 def remember_error(request: Any, error: ApiError) -> RequestContext:
     """Make ``error`` (of an exception) the request's error, answered by Django itself."""
-    ctx = _set_error(of(request), error)
+    ctx = attach(request, error)
     ctx.django_answers = True
     return ctx

@@ -180,6 +180,20 @@ def test_d5_known_format_still_works(client: Client) -> None:
     assert response.json() == {"hello": "world", "items": [1, 2, 3]}
 
 
+def test_handler_outside_a_transaction_under_atomic_requests(atomic_requests: None) -> None:
+    # Only a connection inside its atomic block is marked for rollback: marking one outside
+    # raises TransactionManagementError.
+    from rest_framework import exceptions
+
+    from counterbalance_errors.handlers import exception_handler
+
+    assert not connection.in_atomic_block
+    response = exception_handler(exceptions.NotFound(), {})
+
+    assert response is not None
+    assert_error(response, "ResourceNotFound", status=404)
+
+
 @pytest.mark.parametrize(
     "extra",
     [{"HTTP_ACCEPT": "text/html"}, {"QUERY_STRING": "format=api"}],
