@@ -309,21 +309,34 @@ def write_batch(
     """Store ``records`` on ``alias`` in one transaction: one UPDATE per group, hour buckets
     and users per group, one multi-row INSERT of the entries. Signals are sent after it.
 
+    Outside a caller's transaction, the process remembers the groups, hour buckets and users
+    it has seen committed (:class:`_Known`), so a batch of known ones is only the counting
+    transaction. A remembered row that is gone (purged, deleted in the admin) matches no row
+    in its UPDATE: the batch is rolled back, everything remembered is forgotten and the batch
+    is written again from a fresh look-up, so no count is lost.
+
     ``before_commit`` runs last inside the transaction (the writer marks the batch as
     committing there; raising rolls everything back).
     """
     events: list[_Event] = []
-    for _attempt in range(2):
-        groups = _groups(records, alias)
+    # Inside a caller's transaction what is created may still be rolled back: remember nothing.
+    known = None if connections[alias].in_atomic_block else _known_of(alias)
+    # One attempt may be spent on remembered rows that are gone, two on purges meanwhile.
+    for _attempt in range(3):
+        groups = _groups(records, alias, known)
         if groups is not None:
-            _prepare(records, groups, alias)
+            _prepare(records, groups, alias, known)
             with transaction.atomic(using=alias):
                 _limit_statements(alias)
                 if _count_and_insert(records, groups, alias, events):
                     if before_commit is not None:
                         before_commit()
                     break
+                # Roll back what was counted before the missing row was met.
+                transaction.set_rollback(True, using=alias)
             events.clear()
+            if known is not None:
+                known.forget()
     else:
         raise RuntimeError("the error group disappeared while storing")  # purged meanwhile
     try:
@@ -332,13 +345,69 @@ def write_batch(
         logger.exception("counterbalance_errors: sending the error group signals failed")
 
 
-def _groups(records: list[Record], alias: str) -> dict[str, int] | None:
+#: How many groups, hour buckets and users a process remembers per database at most; past it,
+#: it forgets them all and looks them up again.
+KNOWN_LIMIT = 10_000
+
+
+class _Known:
+    """The groups (fingerprint → id), hour buckets and users this process saw committed on one
+    database. Shared by the threads that write (the writer, or request threads in sync mode)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.groups: dict[str, int] = {}
+        self.hours: set[tuple[int, datetime]] = set()
+        self.users: set[tuple[int, str]] = set()
+
+    def group_ids(self, fingerprints: Iterable[str]) -> dict[str, int] | None:
+        """The remembered id of every fingerprint, or None if one is not remembered."""
+        with self.lock:
+            try:
+                return {fp: self.groups[fp] for fp in fingerprints}
+            except KeyError:
+                return None
+
+    def unknown(
+        self, hours: set[tuple[int, datetime]], users: set[tuple[int, str]]
+    ) -> tuple[set[tuple[int, datetime]], set[tuple[int, str]]]:
+        with self.lock:
+            return hours - self.hours, users - self.users
+
+    def remember(
+        self,
+        groups: dict[str, int] | None = None,
+        hours: Iterable[tuple[int, datetime]] = (),
+        users: Iterable[tuple[int, str]] = (),
+    ) -> None:
+        with self.lock:
+            if len(self.groups) + len(self.hours) + len(self.users) > KNOWN_LIMIT:
+                self.groups, self.hours, self.users = {}, set(), set()
+            self.groups.update(groups or {})
+            self.hours.update(hours)
+            self.users.update(users)
+
+    def forget(self) -> None:
+        with self.lock:
+            self.groups, self.hours, self.users = {}, set(), set()
+
+
+_known: dict[str, _Known] = {}
+
+
+def _known_of(alias: str) -> _Known:
+    return _known.setdefault(alias, _Known())
+
+
+def _groups(records: list[Record], alias: str, known: _Known | None) -> dict[str, int] | None:
     """Every fingerprint's group id; missing groups are created first with a count of 0, by an
     insert that ignores conflicts, outside the counting transaction (so concurrent first
     occurrences neither fail nor hold locks that could deadlock on MariaDB)."""
     from counterbalance_errors.models import ErrorGroup
 
     wanted = {r.fingerprint: r for r in records}
+    if known is not None and (remembered := known.group_ids(wanted)) is not None:
+        return remembered
     ids = _group_ids(alias, wanted)
     missing = [r for fp, r in wanted.items() if fp not in ids]
     if missing:
@@ -347,7 +416,11 @@ def _groups(records: list[Record], alias: str) -> dict[str, int] | None:
                 [_new_group(r) for r in missing], ignore_conflicts=True
             )
         ids = _group_ids(alias, wanted)
-    return ids if len(ids) == len(wanted) else None
+    if len(ids) != len(wanted):
+        return None
+    if known is not None:
+        known.remember(groups=ids)
+    return ids
 
 
 def _group_ids(alias: str, fingerprints: Iterable[str]) -> dict[str, int]:
@@ -379,29 +452,38 @@ def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _prepare(records: list[Record], groups: dict[str, int], alias: str) -> None:
-    """Hour buckets (count 0) and users, by inserts that ignore conflicts, before counting."""
+def _prepare(
+    records: list[Record], groups: dict[str, int], alias: str, known: _Known | None
+) -> None:
+    """Hour buckets (count 0) and users, by inserts that ignore conflicts, before counting;
+    those this process remembers are skipped."""
     from counterbalance_errors.models import ErrorGroupHour, ErrorGroupUser
 
     hours = {(groups[r.fingerprint], hour_of(r.created)) for r in records}
     users = {(groups[r.fingerprint], r.user_id) for r in records if r.user_id}
+    if known is not None:
+        hours, users = known.unknown(hours, users)
+    if not (hours or users):
+        return
     with transaction.atomic(using=alias):
         ErrorGroupHour.objects.using(alias).bulk_create(
             [ErrorGroupHour(group_id=g, hour=h, count=0) for g, h in sorted(hours)],
             ignore_conflicts=True,
         )
-        if users:
-            ErrorGroupUser.objects.using(alias).bulk_create(
-                [ErrorGroupUser(group_id=g, user_id=u) for g, u in sorted(users)],
-                ignore_conflicts=True,
-            )
+        ErrorGroupUser.objects.using(alias).bulk_create(
+            [ErrorGroupUser(group_id=g, user_id=u) for g, u in sorted(users)],
+            ignore_conflicts=True,
+        )
+    if known is not None:
+        known.remember(hours=hours, users=users)
 
 
 def _limit_statements(alias: str) -> None:
-    """The writer's statement and lock timeouts, in each batch transaction: PostgreSQL
-    ``SET LOCAL statement_timeout`` and ``lock_timeout``; MariaDB ``max_statement_time`` and
-    ``innodb_lock_wait_timeout`` (MySQL: ``max_execution_time``, SELECTs only). SQLite has its
-    busy timeout from the connection options (:func:`_bounded_options`)."""
+    """The writer's statement and lock timeouts, in each batch transaction, in one statement:
+    PostgreSQL ``statement_timeout`` and ``lock_timeout`` (as ``SET LOCAL`` sets them);
+    MariaDB ``max_statement_time`` and ``innodb_lock_wait_timeout`` (MySQL:
+    ``max_execution_time``, SELECTs only). SQLite has its busy timeout from the connection
+    options (:func:`_bounded_options`)."""
     connection = connections[alias]
     # The caller's connection (sync mode, tests) keeps today's rules. PostgreSQL and MariaDB
     # only: tests/test_recorder_background.py::
@@ -413,7 +495,11 @@ def _limit_statements(alias: str) -> None:
 def _set_timeouts(connection: Any, seconds: float) -> None:  # pragma: no cover - see above
     ms = int(seconds * 1000)
     if connection.vendor == "postgresql":
-        statements = [f"SET LOCAL statement_timeout = {ms}", f"SET LOCAL lock_timeout = {ms}"]
+        # One statement for both; is_local (true): until the transaction ends, as SET LOCAL.
+        statements = [
+            f"SELECT set_config('statement_timeout', '{ms}', true),"
+            f" set_config('lock_timeout', '{ms}', true)"
+        ]
     else:
         limit = (
             f"max_statement_time = {seconds:g}"
@@ -473,9 +559,9 @@ def _count_and_insert(
             events.append(_Event("regressed", group_id, first))
         hours = Counter(hour_of(r.created) for r in mine)
         for hour, c in sorted(hours.items()):
-            ErrorGroupHour.objects.using(alias).filter(group_id=group_id, hour=hour).update(
-                count=F("count") + c
-            )
+            bucket = ErrorGroupHour.objects.using(alias).filter(group_id=group_id, hour=hour)
+            if not bucket.update(count=F("count") + c):
+                return False
         before = in_window - n  # full records already kept in this window
         for k, record in enumerate(mine, start=1):
             full = limit is None or before + k <= limit
@@ -872,8 +958,9 @@ def writer() -> Writer:
 def _after_fork() -> None:
     """A forked child (gunicorn --preload) starts with no writer: the parent's threads are
     gone and its lock may be held; the next submit creates one."""
-    global _writer, _writer_lock, _ledger
+    global _writer, _writer_lock, _ledger, _known
     _writer = None
+    _known = {}  # its lock may be held
     _writer_lock = threading.Lock()
     _ledger = _Ledger()  # the parent's counts (and its queued records) are not the child's
 
