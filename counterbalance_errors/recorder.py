@@ -56,8 +56,9 @@ class Pending(Protocol):
     @property
     def logging_hash(self) -> str: ...
 
-    def build(self) -> Record:
-        """The formatted, scrubbed record (may raise: then :meth:`bare` is stored)."""
+    def build(self, *, defer_traceback: bool = False) -> Record:
+        """The formatted, scrubbed record (may raise: then :meth:`bare` is stored); with
+        ``defer_traceback``, its traceback may be left to ``Record.complete()``."""
         ...
 
     def bare(self) -> Record:
@@ -156,9 +157,10 @@ def _fallback(records: Iterable[Record], reason: str, kind: str) -> None:
 
 
 def build(item: Pending) -> Record:
-    """``item.build()``, or its bare record when building fails (never raises)."""
+    """``item.build()``, or its bare record when building fails (never raises). The traceback
+    is deferred: only a full entry (:func:`_row`) or a fallback line formats it."""
     try:
-        record = item.build()
+        record = item.build(defer_traceback=True)
     except Exception:
         logger.warning("counterbalance_errors: building a logged error failed", exc_info=True)
         record = item.bare()
@@ -627,6 +629,8 @@ def _columns() -> frozenset[str]:
 
 
 def _row(record: Record, full: bool) -> dict[str, Any]:
+    if full:
+        record.complete()  # the traceback is made for full entries only
     values = {name: getattr(record, name) for name in _columns() if hasattr(record, name)}
     if not full:
         values = {k: v for k, v in values.items() if k in _COMPACT_FIELDS}

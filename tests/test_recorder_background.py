@@ -27,7 +27,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from counterbalance_errors import recorder, signals
+from counterbalance_errors import capture, catalog, context, logs, recorder, signals
 from counterbalance_errors.capture import Record
 from counterbalance_errors.models import ErrorGroup, ErrorGroupHour, ErrorGroupUser, ErrorLog
 from counterbalance_errors.testing import wait_for_recorder
@@ -55,7 +55,7 @@ class Item:
     def logging_hash(self) -> str:
         return self.record.logging_hash
 
-    def build(self) -> Record:
+    def build(self, *, defer_traceback: bool = False) -> Record:
         if self.fail:
             raise ValueError("cannot format this one")
         return self.record
@@ -488,6 +488,35 @@ def test_past_its_limit_the_process_forgets_what_it_remembered() -> None:
     assert known.groups == {FP: ErrorGroup.objects.get().pk}
     assert len(known.hours) == 1
     assert not known.users
+
+
+def raised() -> BaseException:
+    try:
+        1 / 0  # noqa: B018
+    except ZeroDivisionError as exc:
+        return exc
+    raise AssertionError("did not fail")
+
+
+def test_only_full_entries_and_fallback_lines_format_the_traceback(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"FLOOD_LIMIT": 1}
+    error = catalog.from_exception(raised())
+    records = [recorder.build(capture.snapshot(None, context.attach(None, error))) for _ in "abc"]
+    assert [(r.traceback, r.deferred is None) for r in records] == [("", False)] * 3
+    recorder.write_batch(records[:2], "default")
+    full, compact = ErrorLog.objects.order_by("compact")
+    assert full.logging_hash == records[0].logging_hash
+    assert full.traceback.endswith("ZeroDivisionError: division by zero\n")
+    assert records[0].traceback == full.traceback
+    assert (compact.traceback, records[1].traceback) == ("", "")
+    assert records[1].deferred is not None  # never formatted
+    with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
+        logs.fallback(records[2], "not stored")
+    [line] = fallback_lines(caplog)
+    assert line["traceback"] == full.traceback
+    assert "deferred" not in line
 
 
 def test_no_signal_for_a_group_purged_right_after_the_commit(
