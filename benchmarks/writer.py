@@ -1,6 +1,7 @@
 """The background writer's own cost per batch: statements, transactions and CPU per record.
 
     python -m benchmarks.writer [--db postgres|sqlite] [--batch 6] [--batches 200] [--profile]
+    python -m benchmarks.writer --db sqlite --batches 5    # make bench-smoke: it still runs
     valgrind --tool=callgrind --callgrind-out-file=/tmp/w.out \\
         python -m benchmarks.writer --callgrind --batches 50    # instructions, load-independent
 
@@ -20,6 +21,7 @@ import json
 import os
 import pstats
 import subprocess
+import tempfile
 import time
 from typing import Any
 
@@ -42,6 +44,15 @@ def pending(application: Any, n: int) -> list[Any]:
     return kept
 
 
+def _admin(*statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres") as conn:
+        conn.autocommit = True
+        for statement in statements:
+            conn.execute(statement)  # type: ignore[arg-type]
+
+
 def write(batches: list[list[Any]], alias: str) -> None:
     from counterbalance_errors import recorder
 
@@ -53,20 +64,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="postgres")
     parser.add_argument("--pg-name", default="bench_cb_writer")
-    parser.add_argument("--sqlite-path", default="bench-writer.sqlite3")
+    parser.add_argument(
+        "--sqlite-path", default=os.path.join(tempfile.gettempdir(), "cb-bench-writer.sqlite3")
+    )
     parser.add_argument("--batch", type=int, default=6)
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--warm", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile of the measured batches")
     parser.add_argument("--callgrind", action="store_true", help="zero/dump callgrind around it")
     args = parser.parse_args()
+    drop = f'DROP DATABASE IF EXISTS "{args.pg_name}" WITH (FORCE)'
     if args.db == "postgres":
-        import psycopg
-
-        with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres") as conn:
-            conn.autocommit = True
-            conn.execute(f'DROP DATABASE IF EXISTS "{args.pg_name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{args.pg_name}"')
+        _admin(drop, f'CREATE DATABASE "{args.pg_name}"')
     elif os.path.exists(args.sqlite_path):
         os.remove(args.sqlite_path)
     application = micro.configure("app", args.db, args.sqlite_path, args.pg_name)
@@ -133,6 +142,9 @@ def main() -> None:
         stats = pstats.Stats(profiler).sort_stats("cumulative")
         stats.print_stats(45)
         stats.sort_stats("tottime").print_stats(25)
+    connections.close_all()
+    if args.db == "postgres":
+        _admin(drop)
 
 
 if __name__ == "__main__":
