@@ -529,7 +529,7 @@ def _count_and_insert(
         mine = by_group[group_id]
         n = len(mine)
         now = max(r.created for r in mine)
-        counted = _count_group(alias, group_id, n, now, now - window)
+        counted = _count_group(alias, group_id, mine[0].fingerprint, n, now, now - window)
         if counted is None:
             return False
         count, in_window, state = counted
@@ -557,22 +557,31 @@ def _columns_of(model: Any, connection: Any, *names: str) -> list[str]:
     return [connection.ops.quote_name(model._meta.get_field(name).column) for name in names]
 
 
+#: The ErrorGroup columns :func:`_count_group` names.
+_COUNTED = (
+    "id",
+    "fingerprint",
+    "occurrence_count",
+    "window_count",
+    "window_start",
+    "last_seen",
+    "state",
+)
+
+
 def _count_group(
-    alias: str, group_id: int, n: int, now: datetime, cutoff: datetime
+    alias: str, group_id: int, fingerprint: str, n: int, now: datetime, cutoff: datetime
 ) -> tuple[int, int, str] | None:
     """One UPDATE of a group's counters, its flood window restarted at ``now`` if it began
     before ``cutoff``; then its occurrence count, window count and state, or None if the row
-    is gone. Raw SQL: the ORM's UPDATE has no RETURNING, and compiling it was a good part of
-    the writer's work per batch."""
+    is gone (or its id is now another fingerprint's: a remembered id is never trusted alone).
+    Raw SQL: the ORM's UPDATE has no RETURNING, and compiling it was a good part of the
+    writer's work per batch."""
     from counterbalance_errors.models import ErrorGroup
 
     connection = connections[alias]
     table = connection.ops.quote_name(ErrorGroup._meta.db_table)
-    pk, count, in_window, start, last, state = _columns_of(
-        ErrorGroup,
-        connection,
-        *("id", "occurrence_count", "window_count", "window_start", "last_seen", "state"),
-    )
+    pk, key, count, in_window, start, last, state = _columns_of(ErrorGroup, connection, *_COUNTED)
     adapt = connection.ops.adapt_datetimefield_value
     # MySQL/MariaDB assign left to right, each seeing the previous assignments:
     # window_count must be computed before window_start changes.
@@ -580,9 +589,9 @@ def _count_group(
         f"UPDATE {table} SET {count} = {count} + %s,"
         f" {in_window} = CASE WHEN {start} > %s THEN {in_window} + %s ELSE %s END,"
         f" {start} = CASE WHEN {start} > %s THEN {start} ELSE %s END,"
-        f" {last} = %s WHERE {pk} = %s"
+        f" {last} = %s WHERE {pk} = %s AND {key} = %s"
     )
-    params = [n, adapt(cutoff), n, n, adapt(cutoff), adapt(now), adapt(now), group_id]
+    params = [n, adapt(cutoff), n, n, adapt(cutoff), adapt(now), adapt(now), group_id, fingerprint]
     counts = f"{count}, {in_window}, {state}"
     with connection.cursor() as cursor:
         # PostgreSQL and SQLite 3.35+ return the counts; MySQL/MariaDB have no UPDATE ...

@@ -438,6 +438,15 @@ def test_a_remembered_group_deleted_meanwhile_is_created_again_and_counted_once(
     assert ErrorLog.objects.filter(group__fingerprint=FP).count() == 2
 
 
+def test_a_remembered_id_that_is_now_another_groups_is_not_counted_there() -> None:
+    recorder.write_batch([at(OTHER)], "default")
+    other = ErrorGroup.objects.get()
+    recorder._known_of("default").remember(groups={FP: other.pk})  # as after an id was reused
+    recorder.write_batch([at(FP)], "default")
+    assert counts() == {FP: 1, OTHER: 1}
+    assert ErrorGroup.objects.get(fingerprint=FP).pk != other.pk
+
+
 def test_a_remembered_hour_bucket_that_is_gone_is_created_again() -> None:
     recorder.write_batch([at()], "default")
     ErrorGroupHour.objects.all().delete()
