@@ -118,6 +118,7 @@ bench-smoke:
 	$(BIN)/python -m benchmarks --smoke
 	$(BIN)/python -m benchmarks.servers --smoke
 	$(BIN)/python -m benchmarks.storage --errors 20
+	$(BIN)/python -m benchmarks.writer --db sqlite --batches 5
 
 # schemathesis against the example project's /api/schema/ under every profile (about 2 minutes;
 # PROFILES="cloudapi" EXAMPLES=50 to narrow or widen). schemathesis gets a venv of its own.

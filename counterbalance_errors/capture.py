@@ -123,9 +123,23 @@ class Record:
     request_id: str = ""
     trace_id: str = ""
     sentry_event_id: str = ""
+    #: Makes :attr:`traceback` when it is first needed (:meth:`complete`): the recorder stores
+    #: it on full entries only, so a compact entry's is never formatted.
+    deferred: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+
+    def complete(self) -> Record:
+        """This record, its traceback made if it was deferred (never raises)."""
+        make = self.deferred
+        if make is not None:
+            # Made before it is marked done: a thread reading the record meanwhile (the
+            # watchdog logging it) makes the same text itself, never finds it missing.
+            self.traceback = make()
+            self.deferred = None
+        return self
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(self.complete())
+        del data["deferred"]
         data["created"] = self.created.isoformat()
         return data
 
@@ -762,8 +776,9 @@ class Snapshot:
         frames = ((ref.module, ref.code) for ref in self.frames)
         return frames_parts(self.exception_class, frames, self.status, self.code)
 
-    def build(self) -> Record:
-        """The scrubbed record (never raises; a part that cannot be made stays empty)."""
+    def build(self, *, defer_traceback: bool = False) -> Record:
+        """The scrubbed record (never raises; a part that cannot be made stays empty). With
+        ``defer_traceback``, the traceback is formatted when :meth:`Record.complete` asks."""
         scrubber = _attempt(Scrubber(), self.scrubber)
         record = self.bare()
         record.fingerprint = _attempt("", lambda: fingerprint_of(self.fingerprint_parts()))
@@ -775,10 +790,14 @@ class Snapshot:
         )
         if self.chain is not None:
             chain = self.chain
-            record.traceback = _attempt("", lambda: format_chain(chain, scrubber))
+            record.deferred = lambda: storable_text(
+                _attempt("", lambda: format_chain(chain, scrubber))
+            )
         elif self.traceback is not None:
             summary = self.traceback
-            record.traceback = _attempt("", lambda: format_traceback(summary, scrubber))
+            record.deferred = lambda: storable_text(
+                _attempt("", lambda: format_traceback(summary, scrubber))
+            )
         record.frame_locals = _attempt([], lambda: scrub_frame_locals(self.frame_locals, scrubber))
         record.method = self.method
         record.path = _attempt("", lambda: scrubber.scrub_text(self.path, MAX_PATH))
@@ -798,7 +817,8 @@ class Snapshot:
         record.request_id = self.request_id[:255]
         record.trace_id = self.trace_id[:32]
         record.sentry_event_id = self.sentry_event_id[:32]
-        return storable_record(record)
+        storable_record(record)
+        return record if defer_traceback else record.complete()
 
     def scrubber(self) -> Scrubber:
         return Scrubber(self.scrub_terms, self.sensitive_names)

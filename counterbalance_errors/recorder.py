@@ -32,7 +32,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
-from django.db.models import Case, DateTimeField, F, PositiveIntegerField, Value, When
 
 from counterbalance_errors import conf
 from counterbalance_errors.guard import guarded
@@ -56,8 +55,9 @@ class Pending(Protocol):
     @property
     def logging_hash(self) -> str: ...
 
-    def build(self) -> Record:
-        """The formatted, scrubbed record (may raise: then :meth:`bare` is stored)."""
+    def build(self, *, defer_traceback: bool = False) -> Record:
+        """The formatted, scrubbed record (may raise: then :meth:`bare` is stored); with
+        ``defer_traceback``, its traceback may be left to ``Record.complete()``."""
         ...
 
     def bare(self) -> Record:
@@ -156,9 +156,10 @@ def _fallback(records: Iterable[Record], reason: str, kind: str) -> None:
 
 
 def build(item: Pending) -> Record:
-    """``item.build()``, or its bare record when building fails (never raises)."""
+    """``item.build()``, or its bare record when building fails (never raises). The traceback
+    is deferred: only a full entry (:func:`_row`) or a fallback line formats it."""
     try:
-        record = item.build()
+        record = item.build(defer_traceback=True)
     except Exception:
         logger.warning("counterbalance_errors: building a logged error failed", exc_info=True)
         record = item.bare()
@@ -309,21 +310,34 @@ def write_batch(
     """Store ``records`` on ``alias`` in one transaction: one UPDATE per group, hour buckets
     and users per group, one multi-row INSERT of the entries. Signals are sent after it.
 
+    Outside a caller's transaction, the process remembers the groups, hour buckets and users
+    it has seen committed (:class:`_Known`), so a batch of known ones is only the counting
+    transaction. A remembered row that is gone (purged, deleted in the admin) matches no row
+    in its UPDATE: the batch is rolled back, everything remembered is forgotten and the batch
+    is written again from a fresh look-up, so no count is lost.
+
     ``before_commit`` runs last inside the transaction (the writer marks the batch as
     committing there; raising rolls everything back).
     """
     events: list[_Event] = []
-    for _attempt in range(2):
-        groups = _groups(records, alias)
+    # Inside a caller's transaction what is created may still be rolled back: remember nothing.
+    known = None if connections[alias].in_atomic_block else _known_of(alias)
+    # One attempt may be spent on remembered rows that are gone, two on purges meanwhile.
+    for _attempt in range(3):
+        groups = _groups(records, alias, known)
         if groups is not None:
-            _prepare(records, groups, alias)
+            _prepare(records, groups, alias, known)
             with transaction.atomic(using=alias):
                 _limit_statements(alias)
                 if _count_and_insert(records, groups, alias, events):
                     if before_commit is not None:
                         before_commit()
                     break
+                # Roll back what was counted before the missing row was met.
+                transaction.set_rollback(True, using=alias)
             events.clear()
+            if known is not None:
+                known.forget()
     else:
         raise RuntimeError("the error group disappeared while storing")  # purged meanwhile
     try:
@@ -332,13 +346,69 @@ def write_batch(
         logger.exception("counterbalance_errors: sending the error group signals failed")
 
 
-def _groups(records: list[Record], alias: str) -> dict[str, int] | None:
+#: How many groups, hour buckets and users a process remembers per database at most; past it,
+#: it forgets them all and looks them up again.
+KNOWN_LIMIT = 10_000
+
+
+class _Known:
+    """The groups (fingerprint → id), hour buckets and users this process saw committed on one
+    database. Shared by the threads that write (the writer, or request threads in sync mode)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.groups: dict[str, int] = {}
+        self.hours: set[tuple[int, datetime]] = set()
+        self.users: set[tuple[int, str]] = set()
+
+    def group_ids(self, fingerprints: Iterable[str]) -> dict[str, int] | None:
+        """The remembered id of every fingerprint, or None if one is not remembered."""
+        with self.lock:
+            try:
+                return {fp: self.groups[fp] for fp in fingerprints}
+            except KeyError:
+                return None
+
+    def unknown(
+        self, hours: set[tuple[int, datetime]], users: set[tuple[int, str]]
+    ) -> tuple[set[tuple[int, datetime]], set[tuple[int, str]]]:
+        with self.lock:
+            return hours - self.hours, users - self.users
+
+    def remember(
+        self,
+        groups: dict[str, int] | None = None,
+        hours: Iterable[tuple[int, datetime]] = (),
+        users: Iterable[tuple[int, str]] = (),
+    ) -> None:
+        with self.lock:
+            if len(self.groups) + len(self.hours) + len(self.users) > KNOWN_LIMIT:
+                self.groups, self.hours, self.users = {}, set(), set()
+            self.groups.update(groups or {})
+            self.hours.update(hours)
+            self.users.update(users)
+
+    def forget(self) -> None:
+        with self.lock:
+            self.groups, self.hours, self.users = {}, set(), set()
+
+
+_known: dict[str, _Known] = {}
+
+
+def _known_of(alias: str) -> _Known:
+    return _known.setdefault(alias, _Known())
+
+
+def _groups(records: list[Record], alias: str, known: _Known | None) -> dict[str, int] | None:
     """Every fingerprint's group id; missing groups are created first with a count of 0, by an
     insert that ignores conflicts, outside the counting transaction (so concurrent first
     occurrences neither fail nor hold locks that could deadlock on MariaDB)."""
     from counterbalance_errors.models import ErrorGroup
 
     wanted = {r.fingerprint: r for r in records}
+    if known is not None and (remembered := known.group_ids(wanted)) is not None:
+        return remembered
     ids = _group_ids(alias, wanted)
     missing = [r for fp, r in wanted.items() if fp not in ids]
     if missing:
@@ -347,7 +417,11 @@ def _groups(records: list[Record], alias: str) -> dict[str, int] | None:
                 [_new_group(r) for r in missing], ignore_conflicts=True
             )
         ids = _group_ids(alias, wanted)
-    return ids if len(ids) == len(wanted) else None
+    if len(ids) != len(wanted):
+        return None
+    if known is not None:
+        known.remember(groups=ids)
+    return ids
 
 
 def _group_ids(alias: str, fingerprints: Iterable[str]) -> dict[str, int]:
@@ -379,29 +453,38 @@ def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _prepare(records: list[Record], groups: dict[str, int], alias: str) -> None:
-    """Hour buckets (count 0) and users, by inserts that ignore conflicts, before counting."""
+def _prepare(
+    records: list[Record], groups: dict[str, int], alias: str, known: _Known | None
+) -> None:
+    """Hour buckets (count 0) and users, by inserts that ignore conflicts, before counting;
+    those this process remembers are skipped."""
     from counterbalance_errors.models import ErrorGroupHour, ErrorGroupUser
 
     hours = {(groups[r.fingerprint], hour_of(r.created)) for r in records}
     users = {(groups[r.fingerprint], r.user_id) for r in records if r.user_id}
+    if known is not None:
+        hours, users = known.unknown(hours, users)
+    if not (hours or users):
+        return
     with transaction.atomic(using=alias):
         ErrorGroupHour.objects.using(alias).bulk_create(
             [ErrorGroupHour(group_id=g, hour=h, count=0) for g, h in sorted(hours)],
             ignore_conflicts=True,
         )
-        if users:
-            ErrorGroupUser.objects.using(alias).bulk_create(
-                [ErrorGroupUser(group_id=g, user_id=u) for g, u in sorted(users)],
-                ignore_conflicts=True,
-            )
+        ErrorGroupUser.objects.using(alias).bulk_create(
+            [ErrorGroupUser(group_id=g, user_id=u) for g, u in sorted(users)],
+            ignore_conflicts=True,
+        )
+    if known is not None:
+        known.remember(hours=hours, users=users)
 
 
 def _limit_statements(alias: str) -> None:
-    """The writer's statement and lock timeouts, in each batch transaction: PostgreSQL
-    ``SET LOCAL statement_timeout`` and ``lock_timeout``; MariaDB ``max_statement_time`` and
-    ``innodb_lock_wait_timeout`` (MySQL: ``max_execution_time``, SELECTs only). SQLite has its
-    busy timeout from the connection options (:func:`_bounded_options`)."""
+    """The writer's statement and lock timeouts, in each batch transaction, in one statement:
+    PostgreSQL ``statement_timeout`` and ``lock_timeout`` (as ``SET LOCAL`` sets them);
+    MariaDB ``max_statement_time`` and ``innodb_lock_wait_timeout`` (MySQL:
+    ``max_execution_time``, SELECTs only). SQLite has its busy timeout from the connection
+    options (:func:`_bounded_options`)."""
     connection = connections[alias]
     # The caller's connection (sync mode, tests) keeps today's rules. PostgreSQL and MariaDB
     # only: tests/test_recorder_background.py::
@@ -413,7 +496,11 @@ def _limit_statements(alias: str) -> None:
 def _set_timeouts(connection: Any, seconds: float) -> None:  # pragma: no cover - see above
     ms = int(seconds * 1000)
     if connection.vendor == "postgresql":
-        statements = [f"SET LOCAL statement_timeout = {ms}", f"SET LOCAL lock_timeout = {ms}"]
+        # One statement for both; is_local (true): until the transaction ends, as SET LOCAL.
+        statements = [
+            f"SELECT set_config('statement_timeout', '{ms}', true),"
+            f" set_config('lock_timeout', '{ms}', true)"
+        ]
     else:
         limit = (
             f"max_statement_time = {seconds:g}"
@@ -430,7 +517,7 @@ def _count_and_insert(
     records: list[Record], groups: dict[str, int], alias: str, events: list[_Event]
 ) -> bool:
     """In the batch transaction: count each group once, then insert every entry."""
-    from counterbalance_errors.models import ErrorGroup, ErrorGroupHour, ErrorLog
+    from counterbalance_errors.models import ErrorGroup, ErrorLog
 
     by_group: dict[int, list[Record]] = {}
     for record in records:
@@ -442,46 +529,99 @@ def _count_and_insert(
         mine = by_group[group_id]
         n = len(mine)
         now = max(r.created for r in mine)
-        cutoff = now - window
-        queryset = ErrorGroup.objects.using(alias).filter(pk=group_id)
-        fresh = When(window_start__gt=cutoff, then=F("window_count") + n)
-        # MySQL/MariaDB assign left to right, each seeing the previous assignments:
-        # window_count must be computed before window_start changes.
-        updated = queryset.update(
-            occurrence_count=F("occurrence_count") + n,
-            window_count=Case(fresh, default=Value(n), output_field=PositiveIntegerField()),
-            window_start=Case(
-                When(window_start__gt=cutoff, then=F("window_start")),
-                default=Value(now),
-                output_field=DateTimeField(),
-            ),
-            last_seen=now,
-        )
-        if not updated:
+        counted = _count_group(alias, group_id, mine[0].fingerprint, n, now, now - window)
+        if counted is None:
             return False
-        # The row is locked by the UPDATE until commit: these are this batch's numbers.
-        count, in_window, state = queryset.values_list(
-            "occurrence_count", "window_count", "state"
-        ).get()
+        count, in_window, state = counted
         first = min(mine, key=lambda r: r.created).logging_hash
         if count == n:  # counted from 0 by this batch: it created the group
             events.append(_Event("created", group_id, first))
         if state == ErrorGroup.State.RESOLVED:
-            queryset.update(
+            ErrorGroup.objects.using(alias).filter(pk=group_id).update(
                 state=ErrorGroup.State.UNRESOLVED, regressed_at=now, regressed_hash=first
             )
             events.append(_Event("regressed", group_id, first))
         hours = Counter(hour_of(r.created) for r in mine)
         for hour, c in sorted(hours.items()):
-            ErrorGroupHour.objects.using(alias).filter(group_id=group_id, hour=hour).update(
-                count=F("count") + c
-            )
+            if not _count_hour(alias, group_id, hour, c):
+                return False
         before = in_window - n  # full records already kept in this window
         for k, record in enumerate(mine, start=1):
             full = limit is None or before + k <= limit
             rows.append(ErrorLog(group_id=group_id, **_row(record, full)))
     ErrorLog.objects.using(alias).bulk_create(rows)
     return True
+
+
+def _columns_of(model: Any, connection: Any, *names: str) -> list[str]:
+    return [connection.ops.quote_name(model._meta.get_field(name).column) for name in names]
+
+
+#: The ErrorGroup columns :func:`_count_group` names.
+_COUNTED = (
+    "id",
+    "fingerprint",
+    "occurrence_count",
+    "window_count",
+    "window_start",
+    "last_seen",
+    "state",
+)
+
+
+def _count_group(
+    alias: str, group_id: int, fingerprint: str, n: int, now: datetime, cutoff: datetime
+) -> tuple[int, int, str] | None:
+    """One UPDATE of a group's counters, its flood window restarted at ``now`` if it began
+    before ``cutoff``; then its occurrence count, window count and state, or None if the row
+    is gone (or its id is now another fingerprint's: a remembered id is never trusted alone).
+    Raw SQL: the ORM's UPDATE has no RETURNING, and compiling it was a good part of the
+    writer's work per batch."""
+    from counterbalance_errors.models import ErrorGroup
+
+    connection = connections[alias]
+    table = connection.ops.quote_name(ErrorGroup._meta.db_table)
+    pk, key, count, in_window, start, last, state = _columns_of(ErrorGroup, connection, *_COUNTED)
+    adapt = connection.ops.adapt_datetimefield_value
+    # MySQL/MariaDB assign left to right, each seeing the previous assignments:
+    # window_count must be computed before window_start changes.
+    update = (
+        f"UPDATE {table} SET {count} = {count} + %s,"
+        f" {in_window} = CASE WHEN {start} > %s THEN {in_window} + %s ELSE %s END,"
+        f" {start} = CASE WHEN {start} > %s THEN {start} ELSE %s END,"
+        f" {last} = %s WHERE {pk} = %s AND {key} = %s"
+    )
+    params = [n, adapt(cutoff), n, n, adapt(cutoff), adapt(now), adapt(now), group_id, fingerprint]
+    counts = f"{count}, {in_window}, {state}"
+    with connection.cursor() as cursor:
+        # PostgreSQL and SQLite 3.35+ return the counts; MySQL/MariaDB have no UPDATE ...
+        # RETURNING (make test-mariadb runs that branch).
+        if connection.vendor != "mysql" and connection.features.can_return_columns_from_insert:
+            cursor.execute(f"{update} RETURNING {counts}", params)
+            row = cursor.fetchone()
+        else:  # pragma: no cover - see above
+            cursor.execute(update, params)
+            row = None
+            if cursor.rowcount:
+                # The row is locked by the UPDATE until commit: these are this batch's numbers.
+                cursor.execute(f"SELECT {counts} FROM {table} WHERE {pk} = %s", [group_id])
+                row = cursor.fetchone()
+    return None if row is None else (int(row[0]), int(row[1]), str(row[2]))
+
+
+def _count_hour(alias: str, group_id: int, hour: datetime, n: int) -> bool:
+    """Add ``n`` to a group's hour bucket; False if the bucket is gone."""
+    from counterbalance_errors.models import ErrorGroupHour
+
+    connection = connections[alias]
+    table = connection.ops.quote_name(ErrorGroupHour._meta.db_table)
+    group, at, count = _columns_of(ErrorGroupHour, connection, "group", "hour", "count")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {count} = {count} + %s WHERE {group} = %s AND {at} = %s",
+            [n, group_id, connection.ops.adapt_datetimefield_value(hour)],
+        )
+        return bool(cursor.rowcount)
 
 
 def _send(events: list[_Event], alias: str) -> None:
@@ -541,6 +681,8 @@ def _columns() -> frozenset[str]:
 
 
 def _row(record: Record, full: bool) -> dict[str, Any]:
+    if full:
+        record.complete()  # the traceback is made for full entries only
     values = {name: getattr(record, name) for name in _columns() if hasattr(record, name)}
     if not full:
         values = {k: v for k, v in values.items() if k in _COMPACT_FIELDS}
@@ -872,8 +1014,9 @@ def writer() -> Writer:
 def _after_fork() -> None:
     """A forked child (gunicorn --preload) starts with no writer: the parent's threads are
     gone and its lock may be held; the next submit creates one."""
-    global _writer, _writer_lock, _ledger
+    global _writer, _writer_lock, _ledger, _known
     _writer = None
+    _known = {}  # its lock may be held
     _writer_lock = threading.Lock()
     _ledger = _Ledger()  # the parent's counts (and its queued records) are not the child's
 

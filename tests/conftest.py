@@ -7,6 +7,7 @@ import pytest
 from django.core.signals import got_request_exception
 from django.test import Client
 
+from counterbalance_errors import recorder
 from counterbalance_errors.profiles import clear_cache
 from tests.support import client as request_helper
 from tests.support.client import TRANSPORTS
@@ -54,6 +55,15 @@ def transport(request: pytest.FixtureRequest) -> str:
 def _fresh_profiles() -> Any:
     yield
     clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _recorder_remembers_nothing() -> Any:
+    """The groups, hour buckets and users the recorder remembers are forgotten between tests
+    (a transactional test flushes the tables they were in)."""
+    recorder._known.clear()
+    yield
+    recorder._known.clear()
 
 
 @pytest.fixture(params=[False, True], ids=["debug-off", "debug-on"])

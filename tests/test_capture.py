@@ -252,6 +252,18 @@ def test_what_the_copy_cannot_format_is_summarised(make: Any) -> None:
     assert snap.build().traceback == expected
 
 
+def test_a_deferred_traceback_is_made_when_first_needed() -> None:
+    snap = snapshot_of_a_500(RequestFactory().get("/"), failing({}))
+    expected = snap.build().traceback
+    assert 'order["total"] = order["missing"]' in expected
+    record = snap.build(defer_traceback=True)
+    assert (record.traceback, record.deferred is None) == ("", False)
+    assert record.as_dict()["traceback"] == expected  # as a fallback line logs it
+    assert "deferred" not in record.as_dict()
+    assert (record.traceback, record.deferred) == (expected, None)
+    assert record.complete().traceback == expected
+
+
 def test_a_frame_without_an_instruction_offset_keeps_its_line_number() -> None:
     ref = capture.FrameRef(_caret.__code__, 7, -1, __name__, None, None)
     assert capture._position(ref) == (7, None, None, None)

@@ -17,6 +17,7 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from counterbalance_errors import recorder, signals
+from counterbalance_errors import capture, catalog, context, logs, recorder, signals
 from counterbalance_errors.capture import Record
 from counterbalance_errors.models import ErrorGroup, ErrorGroupHour, ErrorGroupUser, ErrorLog
 from counterbalance_errors.testing import wait_for_recorder
@@ -54,7 +55,7 @@ class Item:
     def logging_hash(self) -> str:
         return self.record.logging_hash
 
-    def build(self) -> Record:
+    def build(self, *, defer_traceback: bool = False) -> Record:
         if self.fail:
             raise ValueError("cannot format this one")
         return self.record
@@ -392,6 +393,141 @@ def test_a_group_purged_before_it_is_counted_is_created_again() -> None:
     assert list(ErrorGroupHour.objects.values_list("group_id", "count")) == [(group.pk, 1)]
 
 
+# --- what a process remembers between batches ---------------------------------------------
+
+AT = datetime(2026, 11, 22, 6, 26, tzinfo=UTC)
+OTHER = "b" * 64
+
+
+def at(fingerprint: str = FP, user_id: str = "") -> Record:
+    """A record of a fixed time: every batch of a test falls in the same hour bucket."""
+    record = item(fingerprint, user_id=user_id).record
+    record.created = AT
+    return record
+
+
+def counts() -> dict[str, int]:
+    return dict(ErrorGroup.objects.values_list("fingerprint", "occurrence_count"))
+
+
+def hour_counts() -> dict[str, int]:
+    return dict(ErrorGroupHour.objects.values_list("group__fingerprint", "count"))
+
+
+def test_a_batch_of_remembered_rows_is_only_the_counting_transaction() -> None:
+    recorder.write_batch([at(user_id="7")], "default")
+    with CaptureQueriesContext(connections["default"]) as queries:
+        recorder.write_batch([at(user_id="7"), at(user_id="7")], "default")
+    sql = [q["sql"] for q in queries]
+    assert not [s for s in sql if s.startswith("SELECT") and "fingerprint" in s]  # no look-up
+    assert not [s for s in sql if is_insert_into("errorgrouphour", s)]
+    assert not [s for s in sql if is_insert_into("errorgroupuser", s)]
+    assert len([s for s in sql if is_group_update(s)]) == 1
+    assert counts() == {FP: 3}
+    assert hour_counts() == {FP: 3}
+    assert list(ErrorGroupUser.objects.values_list("user_id", flat=True)) == ["7"]
+
+
+def test_a_remembered_group_deleted_meanwhile_is_created_again_and_counted_once() -> None:
+    recorder.write_batch([at(user_id="7")], "default")
+    ErrorGroup.objects.all().delete()  # the admin's delete: its hours, users and entries go too
+    recorder.write_batch([at(user_id="7"), at(user_id="7")], "default")
+    assert counts() == {FP: 2}
+    assert hour_counts() == {FP: 2}
+    assert list(ErrorGroupUser.objects.values_list("user_id", flat=True)) == ["7"]
+    assert ErrorLog.objects.filter(group__fingerprint=FP).count() == 2
+
+
+def test_a_remembered_id_that_is_now_another_groups_is_not_counted_there() -> None:
+    recorder.write_batch([at(OTHER)], "default")
+    other = ErrorGroup.objects.get()
+    recorder._known_of("default").remember(groups={FP: other.pk})  # as after an id was reused
+    recorder.write_batch([at(FP)], "default")
+    assert counts() == {FP: 1, OTHER: 1}
+    assert ErrorGroup.objects.get(fingerprint=FP).pk != other.pk
+
+
+def test_a_remembered_hour_bucket_that_is_gone_is_created_again() -> None:
+    recorder.write_batch([at()], "default")
+    ErrorGroupHour.objects.all().delete()
+    recorder.write_batch([at(), at()], "default")
+    assert counts() == {FP: 3}  # the attempt that met no bucket counted nothing
+    assert hour_counts() == {FP: 2}
+
+
+@pytest.mark.parametrize("callers", [False, True], ids=["own-transaction", "callers-transaction"])
+def test_a_group_gone_at_its_update_undoes_the_counts_made_before_it(callers: bool) -> None:
+    recorder.write_batch([at(FP), at(OTHER)], "default")  # FP's group has the lower id
+    group_updates: list[str] = []
+
+    def purge_other(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if is_group_update(sql):
+            group_updates.append(sql)
+            if len(group_updates) == 2:  # OTHER's, after FP's UPDATE and hour bucket
+                ErrorGroup.objects.filter(fingerprint=OTHER).delete()
+        return execute(sql, params, many, context)
+
+    with contextlib.ExitStack() as stack:
+        if callers:
+            stack.enter_context(transaction.atomic())
+        stack.enter_context(connections["default"].execute_wrapper(purge_other))
+        recorder.write_batch([at(FP), at(OTHER)], "default")
+    # The delete ran in the batch's transaction: rolled back with FP's first count, so both
+    # groups are counted once by the second attempt (committing the first gave FP 3, OTHER 1).
+    assert len(group_updates) == 4  # the second attempt counted both again
+    assert counts() == {FP: 2, OTHER: 2}
+    assert hour_counts() == {FP: 2, OTHER: 2}
+    assert ErrorLog.objects.count() == 4
+
+
+def test_rows_created_inside_a_callers_transaction_are_not_remembered() -> None:
+    recorder.write_batch([at()], "default")  # the group and its hour, committed
+    with contextlib.suppress(RuntimeError), transaction.atomic():
+        recorder.write_batch([at(user_id="7")], "default")  # its user, in a savepoint
+        raise RuntimeError("the caller's transaction rolls back")
+    recorder.write_batch([at(user_id="7")], "default")
+    assert counts() == {FP: 2}
+    assert list(ErrorGroupUser.objects.values_list("user_id", flat=True)) == ["7"]
+
+
+def test_past_its_limit_the_process_forgets_what_it_remembered() -> None:
+    known = recorder._known_of("default")
+    known.remember(users=[(0, str(n)) for n in range(recorder.KNOWN_LIMIT + 1)])
+    recorder.write_batch([at()], "default")
+    assert known.groups == {FP: ErrorGroup.objects.get().pk}
+    assert len(known.hours) == 1
+    assert not known.users
+
+
+def raised() -> BaseException:
+    try:
+        1 / 0  # noqa: B018
+    except ZeroDivisionError as exc:
+        return exc
+    raise AssertionError("did not fail")
+
+
+def test_only_full_entries_and_fallback_lines_format_the_traceback(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"FLOOD_LIMIT": 1}
+    error = catalog.from_exception(raised())
+    records = [recorder.build(capture.snapshot(None, context.attach(None, error))) for _ in "abc"]
+    assert [(r.traceback, r.deferred is None) for r in records] == [("", False)] * 3
+    recorder.write_batch(records[:2], "default")
+    full, compact = ErrorLog.objects.order_by("compact")
+    assert full.logging_hash == records[0].logging_hash
+    assert full.traceback.endswith("ZeroDivisionError: division by zero\n")
+    assert records[0].traceback == full.traceback
+    assert (compact.traceback, records[1].traceback) == ("", "")
+    assert records[1].deferred is not None  # never formatted
+    with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
+        logs.fallback(records[2], "not stored")
+    [line] = fallback_lines(caplog)
+    assert line["traceback"] == full.traceback
+    assert "deferred" not in line
+
+
 def test_no_signal_for_a_group_purged_right_after_the_commit(
     writers_thread: list[str],
 ) -> None:
@@ -642,14 +778,16 @@ def test_the_writers_connection_options_per_vendor() -> None:
 def test_a_forked_child_starts_with_no_writer_and_no_counts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in ("_writer", "_writer_lock", "_ledger"):
+    for name in ("_writer", "_writer_lock", "_ledger", "_known"):
         monkeypatch.setattr(recorder, name, getattr(recorder, name))  # put back afterwards
     recorder._ledger = parents = recorder._Ledger()
     parents.add("submitted")  # still queued in the parent
     idle_writer()  # the parent's
     lock = recorder._writer_lock
+    recorder._known_of("default").remember(groups={FP: 1})
     recorder._after_fork()  # what os.register_at_fork runs in the child
     assert recorder._writer is None
+    assert recorder._known == {}
     assert recorder.stats() == {}
     assert recorder._writer_lock is not lock
     assert parents.counts == {"submitted": 1}
