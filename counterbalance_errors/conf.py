@@ -192,8 +192,9 @@ _current: Effective | None = None
 
 #: The settings Django has looked up so far: ``LazySettings`` caches each one in its instance
 #: dict and empties that dict whenever a setting changes (``override_settings``, assignment).
-#: Reading it skips ``LazyObject.__getattribute__``, a Python call on every access.
-_looked_up: dict[str, Any] = object.__getattribute__(settings, "__dict__")
+#: Reading it skips ``LazyObject.__getattribute__``, a Python call on every access (the
+#: middleware reads ``DEBUG`` from it on every request; ``settings.DEBUG`` when it is absent).
+LOOKED_UP: dict[str, Any] = object.__getattribute__(settings, "__dict__")
 _UNSET = object()
 
 
@@ -207,7 +208,7 @@ def effective() -> Effective:
     (docs/performance.md).
     """
     global _current
-    raw = _looked_up.get(SETTING_NAME, _UNSET)
+    raw = LOOKED_UP.get(SETTING_NAME, _UNSET)
     if raw is _UNSET:
         raw = getattr(settings, SETTING_NAME, None)
     current = _current

@@ -39,7 +39,7 @@ from django.urls import resolve
 from django.utils.log import log_response
 from django.views.debug import ExceptionReporter, get_exception_reporter_class
 
-from counterbalance_errors import budget, capture, catalog, context, responses
+from counterbalance_errors import budget, capture, catalog, conf, context, responses
 from counterbalance_errors.guard import guarded
 from counterbalance_errors.profiles import get_profile, success_headers
 
@@ -67,7 +67,9 @@ class ErrorEnvelopeMiddleware:
             return self.__acall__(request)
         if "scope" in request.__dict__:  # a sync chain under ASGI, for ErrorEnvelopeASGI
             request.scope[SEEN_KEY] = True  # type: ignore[attr-defined]
-        if settings.DEBUG:
+        # settings.DEBUG, from Django's cache of looked-up settings when it is there.
+        debug = conf.LOOKED_UP.get("DEBUG")
+        if debug or (debug is None and settings.DEBUG):
             _remember_in_technical_pages(request)
         # The request context is created on first use (context.of): a success response
         # needs none (docs/performance.md).
@@ -78,6 +80,11 @@ class ErrorEnvelopeMiddleware:
             except Exception as exc:
                 response = self.escaped(request, exc)
             if response.status_code < 400 and context.ATTR not in request.__dict__:  # type: ignore[union-attr]
+                # finish_success(), its common case inlined: this runs on every response.
+                prepared = success_headers()
+                if prepared is not None:
+                    response.headers._store.update(prepared)  # type: ignore[union-attr]
+                    return response
                 return self.finish_success(request, response)  # type: ignore[arg-type]
             response = self.finish(request, response)  # type: ignore[arg-type]
             ctx = request.__dict__.get(context.ATTR)
@@ -92,7 +99,9 @@ class ErrorEnvelopeMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         if "scope" in request.__dict__:
             request.scope[SEEN_KEY] = True  # type: ignore[attr-defined]  # for ErrorEnvelopeASGI
-        if settings.DEBUG:
+        # settings.DEBUG, from Django's cache of looked-up settings when it is there.
+        debug = conf.LOOKED_UP.get("DEBUG")
+        if debug or (debug is None and settings.DEBUG):
             _remember_in_technical_pages(request)
         token = context.current.set((request, time.perf_counter()))
         try:
