@@ -80,11 +80,6 @@ class ErrorEnvelopeMiddleware:
             except Exception as exc:
                 response = self.escaped(request, exc)
             if response.status_code < 400 and context.ATTR not in request.__dict__:  # type: ignore[union-attr]
-                # finish_success(), its common case inlined: this runs on every response.
-                prepared = success_headers()
-                if prepared is not None:
-                    response.headers._store.update(prepared)  # type: ignore[union-attr]
-                    return response
                 return self.finish_success(request, response)  # type: ignore[arg-type]
             response = self.finish(request, response)  # type: ignore[arg-type]
             ctx = request.__dict__.get(context.ATTR)
