@@ -1,5 +1,6 @@
 """Secrets never stored: marker secrets sent through every channel appear in no column of the
-row or its group, in no admin page and in no fallback log line."""
+row or its group, in no admin page and in no fallback log line: what each channel keeps and how it
+is masked. The marker matrix of test_secrets.py runs every channel with DEBUG on and off."""
 
 from __future__ import annotations
 
@@ -71,9 +72,7 @@ def assert_nowhere(response: Any, admin: Client) -> Any:
 
 
 @pytest.mark.parametrize("flavour", ["drf", "plain"])
-def test_headers_cookies_and_query(
-    client: Client, admin_client_view: Client, flavour: str, debug: bool
-) -> None:
+def test_headers_cookies_and_query(client: Client, admin_client_view: Client, flavour: str) -> None:
     send_cookies(client)
     response = client.get(f"/{flavour}/raise/unhandled/{SECRET_QUERY}", **SECRET_HEADERS)
     row = assert_nowhere(response, admin_client_view)
@@ -88,15 +87,13 @@ def test_headers_cookies_and_query(
 @pytest.mark.parametrize(
     "path", ["/errorlog/read-then-fail/", "/errorlog/plain-json-fail/", "/drf/payload/"]
 )
-def test_json_bodies(client: Client, admin_client_view: Client, path: str, debug: bool) -> None:
+def test_json_bodies(client: Client, admin_client_view: Client, path: str) -> None:
     response = client.post(path, SECRET_JSON, content_type="application/json", **SECRET_HEADERS)
     row = assert_nowhere(response, admin_client_view)
     assert row.body["nested"]["name"] == "visible-name"
 
 
-def test_json_body_sensitive_post_parameters(
-    client: Client, admin_client_view: Client, debug: bool
-) -> None:
+def test_json_body_sensitive_post_parameters(client: Client, admin_client_view: Client) -> None:
     # card_number is no built-in term: only the view's sensitive_post_parameters hides it.
     body = {**SECRET_JSON, "card_number": marker("card")}
     response = client.post("/errorlog/form-fail/", body, content_type="application/json")
@@ -104,9 +101,7 @@ def test_json_body_sensitive_post_parameters(
     assert row.body["card_number"] == FILTERED
 
 
-def test_form_body_sensitive_post_parameters(
-    client: Client, admin_client_view: Client, debug: bool
-) -> None:
+def test_form_body_sensitive_post_parameters(client: Client, admin_client_view: Client) -> None:
     form = {
         "name": "visible-name",
         "password": marker("form-password"),
@@ -134,7 +129,7 @@ def test_multipart_body_keeps_file_names_not_contents(
 
 
 def test_sensitive_variables_and_locals(
-    client: Client, admin_client_view: Client, settings: Any, debug: bool
+    client: Client, admin_client_view: Client, settings: Any
 ) -> None:
     settings.COUNTERBALANCE_ERRORS = {"CAPTURE_LOCALS": True}
     response = client.get(

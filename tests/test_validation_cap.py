@@ -1,4 +1,7 @@
-"""Issue 9 defect 8: 100,000 invalid items answer a bounded response (``MAX_DETAILS``).
+"""Issue 9 defect 8: many invalid items answer a bounded response (``MAX_DETAILS``).
+
+The defect was found with 100,000 items; 20,000 (200 times the cap of 100) fail the same way
+without the cap, and DRF validating them is most of the test's time.
 
 The request goes through the whole stack (middleware, DRF view, our handler and renderer) with
 a DRF ``ListField`` of integers; the views and URLs are this module's own.
@@ -64,14 +67,13 @@ def post(client: Client, body: bytes, prefix: str = "") -> Any:
     return client.post(f"{prefix}/numbers/", body, content_type="application/json")
 
 
-def test_100000_invalid_items_answer_under_256_kb(client: Client) -> None:
-    body = payload(100_000)
-    assert len(body) > 480_000
+def test_20000_invalid_items_answer_the_first_100_and_a_count(client: Client) -> None:
+    body = payload(20_000)
 
     response = post(client, body)
 
     assert response.status_code == 400
-    assert len(response.content) < 256 * 1024
+    assert len(response.content) < 16 * 1024
     details = response.json()["error"]["details"]
     assert len(details) == 101
     assert details[0] == {
@@ -80,7 +82,7 @@ def test_100000_invalid_items_answer_under_256_kb(client: Client) -> None:
         "message": "A valid integer is required.",
     }
     assert details[-1]["code"] == TRUNCATED_CODE
-    assert details[-1]["message"] == "99900 more problems were left out."
+    assert details[-1]["message"] == "19900 more problems were left out."
 
 
 def peak_bytes(client: Client, body: bytes, prefix: str = "") -> int:
@@ -96,15 +98,16 @@ def peak_bytes(client: Client, body: bytes, prefix: str = "") -> int:
 
 
 def test_memory_of_many_invalid_items_stays_within_twice_drfs_own(settings: Any) -> None:
-    body = payload(5_000)
+    body = payload(2_000)
     ours = peak_bytes(Client(), body)
     # DRF alone: its handler and renderer, and no counterbalance middleware in the chain.
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "counterbalance" not in m]
     drf_own = peak_bytes(Client(), body, "/drf-own")
 
     # The issue's bound is 2x. Measured (tracemalloc peaks, deterministic to a few hundred
-    # bytes): 0.86x with the cap, 1.46x without it (MAX_DETAILS 10**9), so 1.2x tells them
-    # apart; the peak itself is DRF parsing and validating, which both sides share.
+    # bytes): 0.96x with the cap, 1.43x without it (MAX_DETAILS 10**9; 0.96x and 1.47x with
+    # 5,000 items), so 1.2x tells them apart; the peak itself is DRF parsing and validating,
+    # which both sides share.
     assert ours < 1.2 * drf_own
 
 
