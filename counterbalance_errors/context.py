@@ -12,9 +12,7 @@ and Sentry ids. Profiles never see it, nor the request: they get a
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +22,7 @@ from django.http import HttpRequest
 from counterbalance_errors import catalog, conf
 from counterbalance_errors.catalog import ApiError
 from counterbalance_errors.guard import guarded
-from counterbalance_errors.profiles.base import RenderContext
+from counterbalance_errors.profiles.base import RenderContext, random_hex
 
 #: The request attribute holding the :class:`RequestContext`.
 ATTR = "counterbalance"
@@ -77,7 +75,7 @@ class RequestContext:
         if self._request_id is None:
             incoming = self.incoming_request_id
             safe = incoming and _SAFE_REQUEST_ID.fullmatch(incoming)
-            self._request_id = incoming if safe else os.urandom(16).hex()  # as new_request_id()
+            self._request_id = incoming if safe else random_hex(16)  # as new_request_id()
         return self._request_id
 
     def get_request_id(self) -> str:
@@ -152,7 +150,7 @@ def logging_hash_of(request: Any) -> str | None:
 
 def new_logging_hash() -> str:
     """40 lowercase hex characters, 160 random bits (SPEC §4)."""
-    return secrets.token_hex(20)
+    return random_hex(20)
 
 
 def attach(request: Any, error: ApiError) -> RequestContext:

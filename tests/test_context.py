@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -12,6 +14,7 @@ from rest_framework.request import Request
 from counterbalance_errors import catalog, context
 from counterbalance_errors.exceptions import Conflict
 from counterbalance_errors.middleware import ErrorEnvelopeMiddleware
+from counterbalance_errors.profiles import base
 
 
 def test_the_context_is_made_on_first_use_and_knows_the_middleware_saw_the_request() -> None:
@@ -127,6 +130,43 @@ def test_a_new_request_id_is_made_once_per_request() -> None:
     assert len(ctx.request_id) == 32
     assert ctx.render_context().request_id == ctx.request_id
     assert context.of(RequestFactory().get("/")).request_id != ctx.request_id
+
+
+def test_hashes_and_ids_come_from_a_pool_read_once_per_block(monkeypatch: Any) -> None:
+    reads: list[int] = []
+
+    def counted_urandom(n: int) -> bytes:
+        reads.append(n)
+        return real_urandom(n)
+
+    real_urandom = os.urandom
+    base._random_pools.clear()
+    monkeypatch.setattr(os, "urandom", counted_urandom)
+    per_block = base.RANDOM_BLOCK // 20
+    hashes = [context.new_logging_hash() for _ in range(per_block + 1)]
+
+    assert all(re.fullmatch("[0-9a-f]{40}", h) for h in hashes)
+    assert len(set(hashes)) == len(hashes)
+    assert reads == [per_block * 20, per_block * 20]  # the pool was refilled once
+    request_id = context.of(RequestFactory().get("/")).request_id
+    assert re.fullmatch("[0-9a-f]{32}", request_id)
+    assert reads[-1] == base.RANDOM_BLOCK // 16 * 16  # ids have a pool of their own
+
+
+def test_a_forked_process_never_hands_out_its_parents_values() -> None:
+    context.new_logging_hash()  # the pool now holds values the child would inherit
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child process, which exits at once
+        os.write(write, context.new_logging_hash().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 40).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+
+    assert len(child) == 40
+    assert child != context.new_logging_hash()
 
 
 def test_a_context_without_a_request_is_kept_by_nobody() -> None:

@@ -14,6 +14,7 @@ import os
 import re
 import time
 import unicodedata
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
@@ -95,9 +96,35 @@ def error_object(error: ApiError) -> dict[str, Any]:
     return inner
 
 
+#: Bytes :func:`random_hex` reads from the operating system at a time.
+RANDOM_BLOCK = 4096
+_random_pools: defaultdict[int, list[str]] = defaultdict(list)
+
+
+def random_hex(nbytes: int) -> str:
+    """``os.urandom(nbytes).hex()``, handed out from a per-process pool read RANDOM_BLOCK bytes
+    at a time: the same randomness, one system call per about 200 logging hashes.
+
+    ``os.urandom`` releases the GIL: a request thread that calls it while the recorder's
+    writer is runnable waits for the interpreter to come back (docs/performance.md). A forked
+    process starts with an empty pool, so no two processes hand out the same value.
+    """
+    pool = _random_pools[nbytes]
+    while True:
+        try:
+            return pool.pop()
+        except IndexError:  # another thread may empty the refilled pool first: try again
+            text = os.urandom(RANDOM_BLOCK // nbytes * nbytes).hex()
+            step = 2 * nbytes
+            pool.extend([text[i : i + step] for i in range(0, len(text), step)])
+
+
+os.register_at_fork(after_in_child=_random_pools.clear)
+
+
 def new_request_id() -> str:
     """A new request id: 32 random hex characters (128 random bits, as a UUID4's hex)."""
-    return os.urandom(16).hex()
+    return random_hex(16)
 
 
 class RenderContext(NamedTuple):
