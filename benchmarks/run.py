@@ -47,6 +47,8 @@ def _client_error(case: str, label: str) -> tuple[Row, ...]:
     return (
         Row(f"{label} vs DRF default", app, drf, "≤ 1.05"),
         Row(f"{label} vs drf-standardized-errors", app, dse, "≤ 0.95"),
+        # The floor of the row above: DRF's own handler, which formats nothing (no target).
+        Row(f"{label}: DRF default vs drf-standardized-errors", drf, dse),
     )
 
 

@@ -43,6 +43,14 @@ def test_every_issue_row_is_measured_with_its_target() -> None:
     assert {label: targets.get(label) for label in ISSUE_ROWS} == ISSUE_ROWS
 
 
+def test_the_rows_against_drf_standardized_errors_show_their_floor_in_the_same_run() -> None:
+    for name in ("404", "400"):
+        versus_dse, floor = [row for row in GROUPS[name] if row.theirs.variant == "dse"]
+
+        assert (floor.ours.variant, floor.target) == ("bare", "")
+        assert floor.theirs == versus_dse.theirs
+
+
 def test_each_row_compares_one_case_on_one_database_timed_one_way() -> None:
     for rows in GROUPS.values():
         for row in rows:
@@ -78,12 +86,13 @@ def test_ratio_is_the_median_of_per_round_ratios_with_its_spread() -> None:
         dse: bench("drf-404 dse", [[4.0], [4.0], [4.0]]),
     }
 
-    vs_drf, vs_dse = run.lines("404", benches)
+    vs_drf, vs_dse, floor = run.lines("404", benches)
 
     assert vs_drf[3] == "1.000 (1.000-2.000)"  # rounds: 2/2, 4/2, 2/2
     assert vs_drf[4:6] == ["≤ 1.05", "met"]
     assert vs_dse[3] == "0.500 (0.500-1.000)"  # rounds: 2/4, 4/4, 2/4
     assert vs_dse[4:6] == ["≤ 0.95", "met"]
+    assert floor[3:6] == ["0.500 (0.500-0.500)", "", ""]  # DRF's own handler: no verdict
 
 
 @pytest.mark.parametrize(
