@@ -61,7 +61,7 @@ def measure(variant: str, case: str, requests: int, seed: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", action="append", choices=list(micro.CASES), required=True)
-    parser.add_argument("--variant", action="append", choices=("app", "bare", "dse"), required=True)
+    parser.add_argument("--variant", action="append", choices=micro.VARIANTS, required=True)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--seed", type=int, action="append", help="hash seeds (default 1, 2, 3)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

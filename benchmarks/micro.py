@@ -32,6 +32,9 @@ CASES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
 
 Environ = dict[str, Any]
 
+#: The variants of benchmarks/settings.py.
+VARIANTS = ("app", "bare", "dse", "header")
+
 
 def configure(variant: str, db: str, sqlite_path: str, pg_name: str) -> Any:
     """Django set up as ``variant`` on ``db``; returns the project's WSGI callable."""
@@ -142,7 +145,7 @@ def profile(application: Any, case: str, n: int) -> None:
 def _options(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get  # run.py gives the databases as CB_BENCH_* (benchmarks/settings.py)
     parser.add_argument("--case", choices=CASES, default="drf-success")
-    parser.add_argument("--variant", choices=("app", "bare", "dse"), default="app")
+    parser.add_argument("--variant", choices=VARIANTS, default="app")
     parser.add_argument("--db", choices=("sqlite", "postgres", "postgres-nosync"), default="sqlite")
     parser.add_argument("--timing", choices=("cpu", "latency", "back-to-back"), default="cpu")
     parser.add_argument("--sqlite-path", default=env("CB_BENCH_SQLITE_PATH", "bench.sqlite3"))

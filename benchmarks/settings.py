@@ -5,7 +5,9 @@
 * ``app``: counterbalance_errors installed as the README says (app, middleware first, the DRF
   exception handler and renderer, the URLconf handlers, the CSRF view);
 * ``bare``: the same project without it (DRF's and Django's defaults);
-* ``dse``: the same project with drf-standardized-errors' exception handler instead.
+* ``dse``: the same project with drf-standardized-errors' exception handler instead;
+* ``header``: the same project with one middleware, first, that sets the header the ``app``
+  variant's profile puts on every response: the least any middleware doing that costs.
 
 ``CB_BENCH_DB`` is ``sqlite`` (``CB_BENCH_SQLITE_PATH``, a file, Django's default rollback
 journal), ``postgres`` (``CB_BENCH_PG_NAME`` on 127.0.0.1:5432) or ``postgres-nosync`` (the
@@ -17,8 +19,8 @@ from __future__ import annotations
 import os
 
 VARIANT = os.environ.get("CB_BENCH_VARIANT", "app")
-if VARIANT not in ("app", "bare", "dse"):
-    raise ValueError(f"CB_BENCH_VARIANT must be app, bare or dse, not {VARIANT!r}")
+if VARIANT not in ("app", "bare", "dse", "header"):
+    raise ValueError(f"CB_BENCH_VARIANT must be app, bare, dse or header, not {VARIANT!r}")
 
 SECRET_KEY = "benchmarks-only-not-secret"
 DEBUG = False
@@ -79,6 +81,8 @@ if VARIANT == "app":
         "LOGGED_STATUSES": (409, 413, 415, 422, *range(500, 600)),
         "COMPUTE_NODE": "bench-node-1",
     }
+elif VARIANT == "header":
+    MIDDLEWARE.insert(0, "benchmarks.views.node_header")
 elif VARIANT == "dse":
     INSTALLED_APPS.append("drf_standardized_errors")
     REST_FRAMEWORK = {"EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler"}

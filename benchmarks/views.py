@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -63,3 +66,14 @@ def storm(request: HttpRequest, index: int) -> HttpResponse:
     if cls is None:
         cls = _STORM_CLASSES[index] = type(f"StormError{index}", (RuntimeError,), {})
     raise cls(f"storm {index}")
+
+
+def node_header(get_response: Callable[[HttpRequest], HttpResponseBase]) -> Any:
+    """The ``header`` variant's middleware: the app's success-path work, and nothing else."""
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        response = get_response(request)
+        response.headers["X-Counterbalance-Compute-Node"] = "bench-node-1"
+        return response
+
+    return middleware

@@ -51,6 +51,14 @@ def test_the_rows_against_drf_standardized_errors_show_their_floor_in_the_same_r
         assert floor.theirs == versus_dse.theirs
 
 
+def test_the_success_rows_show_their_floor_in_the_same_run() -> None:
+    for name in ("success-drf", "success-plain"):
+        ours, floor = GROUPS[name]
+
+        assert (floor.ours.variant, floor.target) == ("header", "")
+        assert floor.theirs == ours.theirs
+
+
 def test_each_row_compares_one_case_on_one_database_timed_one_way() -> None:
     for rows in GROUPS.values():
         for row in rows:
@@ -104,13 +112,14 @@ def test_verdicts(target: str, ratio: float, verdict: str) -> None:
 
 
 def test_table_shows_spread_verdict_timing_and_rerun_command() -> None:
-    (row,) = GROUPS["success-drf"]
+    row, floor = GROUPS["success-drf"]
     benches = {
         row.ours: bench("drf-success app", [[1.1, 1.1], [0.9, 0.9], [1.0, 1.0]]),
         row.theirs: bench("drf-success bare", [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]),
+        floor.ours: bench("drf-success header", [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]),
     }
 
-    (cells,) = run.lines("success-drf", benches)
+    cells, _ = run.lines("success-drf", benches)
     smoke = run.lines("success-drf", benches, smoke=True)
     line = run.table(["a"] * 8, [cells]).splitlines()[2]
 
