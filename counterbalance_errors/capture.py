@@ -832,6 +832,31 @@ def _message(exception: BaseException) -> str | None:
         return None
 
 
+class _SnapshotSettings(NamedTuple):
+    scrub_terms: tuple[str, ...]
+    stored_headers: tuple[str, ...]
+    max_body_bytes: int
+    compute_node: str
+    capture_locals: bool
+
+
+def _snapshot_settings() -> _SnapshotSettings:
+    """What a snapshot reads of the settings, made once per settings object (``conf``
+    forgets it whenever a setting changes)."""
+    derived = conf.effective().derived
+    try:
+        return derived["snapshot"]  # type: ignore[no-any-return]
+    except KeyError:
+        made = derived["snapshot"] = _SnapshotSettings(
+            scrub_terms=_attempt((), scrub_terms),
+            stored_headers=_attempt((), lambda: tuple(conf.get("STORED_HEADERS"))),
+            max_body_bytes=_attempt(0, lambda: int(conf.get("MAX_BODY_BYTES"))),
+            compute_node=_attempt("", conf.compute_node),
+            capture_locals=bool(conf.get("CAPTURE_LOCALS")),
+        )
+        return made
+
+
 def snapshot(request: HttpRequest | None, ctx: RequestContext) -> Snapshot:
     """Read what storing ``ctx``'s error needs while the request and the exception are alive.
 
@@ -852,22 +877,30 @@ def snapshot(request: HttpRequest | None, ctx: RequestContext) -> Snapshot:
         trace_id=ctx.trace_id,
         sentry_event_id=ctx.sentry_event_id,
     )
-    snap.scrub_terms = _attempt((), scrub_terms)
+    settings_now = _snapshot_settings()
+    snap.scrub_terms = settings_now.scrub_terms
     snap.sensitive_names = _attempt((), lambda: sensitive_post_names(request, ctx.drf_data))
     snap.all_sensitive = getattr(request, "sensitive_post_parameters", None) == "__ALL__"
-    snap.compute_node = _attempt("", conf.compute_node)
+    snap.compute_node = settings_now.compute_node
     # Messages are lazy translations: resolved here, in the request's language.
     snap.message = _attempt("", lambda: str(error.message)[: MAX_MESSAGE + 1])
     snap.details = _attempt([], lambda: [d.as_dict() for d in error.details])
     if exception is not None:
-        _read_exception(snap, exception, error.is_server_error, request)
+        locals_too = settings_now.capture_locals
+        _read_exception(snap, exception, error.is_server_error, request, locals_too)
     if request is not None:
+        snap.stored_headers = settings_now.stored_headers
+        snap.max_body_bytes = settings_now.max_body_bytes
         _read_request(snap, request, ctx)
     return snap
 
 
 def _read_exception(
-    snap: Snapshot, exception: BaseException, server_error: bool, request: HttpRequest | None
+    snap: Snapshot,
+    exception: BaseException,
+    server_error: bool,
+    request: HttpRequest | None,
+    locals_too: bool,
 ) -> None:
     tb = exception.__traceback__
     snap.frames = _attempt((), lambda: frame_refs(tb))
@@ -880,7 +913,7 @@ def _read_exception(
         snap.chain = _attempt(None, lambda: copy_chain(exception, snap.frames or None))
         if snap.chain is None:
             snap.traceback = _attempt(None, lambda: traceback_summary(exception))
-        if conf.get("CAPTURE_LOCALS"):
+        if locals_too:
             scrubber = snap.scrubber()
             snap.frame_locals = _attempt(
                 [], lambda: read_frame_locals(exception, request, scrubber)
@@ -892,8 +925,6 @@ def _read_request(snap: Snapshot, request: HttpRequest, ctx: RequestContext) -> 
     snap.path = _attempt("", lambda: request.path[: MAX_PATH + 1])
     snap.query = _attempt(None, lambda: copy_query(request))
     snap.headers = _attempt({}, lambda: copy_headers(request.META))
-    snap.stored_headers = _attempt((), lambda: tuple(conf.get("STORED_HEADERS")))
-    snap.max_body_bytes = _attempt(0, lambda: int(conf.get("MAX_BODY_BYTES")))
     snap.body = _attempt(
         BodyCopy("note", "[not stored: unreadable]"),
         lambda: read_body(request, snap.scrubber, snap.max_body_bytes, ctx.drf_data),

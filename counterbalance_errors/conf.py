@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from counterbalance_errors.scrubbing import DEFAULT_STORED_HEADERS
 
@@ -227,6 +229,13 @@ def forget() -> None:
     """Validate again on next use, and forget what was derived (the loaded profile)."""
     global _current
     _current = None
+
+
+@receiver(setting_changed)
+def _forget_on_change(**kwargs: Any) -> None:
+    """Some derived values come from Django's own settings too (the session and CSRF cookie
+    names a snapshot scrubs): any change of a setting makes them again."""
+    forget()
 
 
 def get(name: str) -> Any:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from django.core import mail
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 
 from counterbalance_errors import conf
@@ -111,7 +112,9 @@ class _Ledger:
     """Counts of hashes handed over and where each ended; :func:`flush` waits on it."""
 
     def __init__(self) -> None:
-        self.condition = threading.Condition()
+        #: The condition's own lock: taken directly (a C call) where nobody is to be woken.
+        self.mutex = threading.Lock()
+        self.condition = threading.Condition(self.mutex)
         self.counts: Counter[str] = Counter()
 
     def add(self, what: str, n: int = 1) -> None:
@@ -122,7 +125,7 @@ class _Ledger:
 
     def submitted(self) -> None:
         """Count a hash handed over; nobody waits for that, so nobody is woken."""
-        with self.condition:
+        with self.mutex:
             self.counts["submitted"] += 1
 
     def settled(self) -> bool:
@@ -175,16 +178,15 @@ def build(item: Pending) -> Record:
 
 def in_test_environment() -> bool:
     """Django's test environment is set up (its runner, pytest-django): ``mail.outbox``."""
-    from django.core import mail
-
     return hasattr(mail, "outbox")
 
 
 def writes_on_caller() -> bool:
     """Whether :func:`submit` writes on the calling thread (sync mode, or tests)."""
-    if conf.get("RECORDER") == "sync":
+    values = conf.effective().values
+    if values["RECORDER"] == "sync":
         return True
-    return in_test_environment() and not conf.get("RECORDER_THREAD_IN_TESTS")
+    return in_test_environment() and not values["RECORDER_THREAD_IN_TESTS"]
 
 
 def submit(item: Pending) -> None:
@@ -723,7 +725,9 @@ class Writer:
     ) -> None:
         self.pid = os.getpid()
         self.clock = clock
-        self.lock = threading.Condition()
+        #: The condition's own lock, taken directly (a C call) by request threads.
+        self.mutex = threading.Lock()
+        self.lock = threading.Condition(self.mutex)
         self.queue: deque[_Item] = deque()
         self.batch: Batch | None = None
         self.stopping = False
@@ -746,11 +750,13 @@ class Writer:
         ``RECORDER_LINGER`` 0): otherwise it takes the queue on its own, so a request does not
         hand it the interpreter in the middle of its work."""
         _ledger.submitted()
-        with self.lock:
-            if len(self.queue) < conf.get("RECORDER_QUEUE_SIZE") and not self.stopping:
+        values = conf.effective().values
+        with self.mutex:
+            if len(self.queue) < values["RECORDER_QUEUE_SIZE"] and not self.stopping:
                 self.queue.append(_Item(item, self.clock()))
-                if len(self.queue) >= conf.get("RECORDER_BATCH_SIZE") or not conf.get(
-                    "RECORDER_LINGER"
+                if (
+                    len(self.queue) >= values["RECORDER_BATCH_SIZE"]
+                    or not values["RECORDER_LINGER"]
                 ):
                     self.lock.notify_all()
                 return
@@ -1000,12 +1006,22 @@ def _bounded_options(vendor: str, seconds: float) -> dict[str, Any]:
 
 _writer: Writer | None = None
 _writer_lock = threading.Lock()
+#: This process's id, as :func:`_after_fork` keeps it (``os.getpid()`` is a system call).
+_pid = os.getpid()
 
 
 def writer() -> Writer:
     """This process's writer, created on first use (again in a forked child)."""
+    current = _writer
+    if current is not None and current.pid == _pid:
+        return current
+    return _first_writer()
+
+
+def _first_writer() -> Writer:
+    """The writer :func:`writer` found missing, unless another thread made it meanwhile."""
     global _writer
-    with _writer_lock:  # held for one check: no double-checked locking, no race-only branch
+    with _writer_lock:
         if _writer is None or _writer.pid != os.getpid():
             _writer = Writer()
         return _writer
@@ -1014,7 +1030,8 @@ def writer() -> Writer:
 def _after_fork() -> None:
     """A forked child (gunicorn --preload) starts with no writer: the parent's threads are
     gone and its lock may be held; the next submit creates one."""
-    global _writer, _writer_lock, _ledger, _known
+    global _writer, _writer_lock, _ledger, _known, _pid
+    _pid = os.getpid()
     _writer = None
     _known = {}  # its lock may be held
     _writer_lock = threading.Lock()

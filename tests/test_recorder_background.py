@@ -775,6 +775,20 @@ def test_the_writers_connection_options_per_vendor() -> None:
     assert recorder._bounded_options("oracle", 2.6) == {}
 
 
+def test_a_writer_another_thread_made_meanwhile_is_kept() -> None:
+    made = idle_writer()  # by the thread that took the lock first
+    assert recorder._first_writer() is made
+    assert recorder.writer() is made
+
+
+def test_a_writer_left_by_the_parent_process_is_replaced() -> None:
+    parents = idle_writer()
+    parents.pid = -1  # as a child forked without the at-fork hook would find it
+    mine = recorder.writer()
+    assert mine is not parents
+    assert mine.pid == os.getpid()
+
+
 def test_a_forked_child_starts_with_no_writer_and_no_counts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
