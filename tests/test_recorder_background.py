@@ -875,3 +875,18 @@ def test_a_batch_counts_as_stored_once_the_writer_is_done_with_it() -> None:
     writer.store(batch, "default", lambda: seen.append(recorder.stats().get("stored", 0)))
     assert seen == [before]  # flush() would still be waiting while done() runs
     assert recorder.stats()["stored"] == before + 1
+
+
+def test_a_request_thread_gives_way_to_a_writer_two_batches_behind(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.COUNTERBALANCE_ERRORS = {"RECORDER_BATCH_SIZE": 2, "RECORDER_LINGER": 60}
+    writer = idle_writer()
+    given: list[int] = []
+    monkeypatch.setattr(recorder, "_give_way", lambda: given.append(len(writer.queue)))
+    for _ in range(4):
+        writer.put(item())
+    assert given == []  # at most one batch and a half waiting: the writer keeps up
+    writer.put(item())  # two full batches were waiting: the writer is behind
+    writer.put(item())
+    assert given == [5, 6]
