@@ -710,7 +710,8 @@ class _Item:
 
 
 #: Releases the interpreter once, so that a thread waiting for it (the writer, back from the
-#: database) takes it now rather than after the switch interval (5 ms).
+#: database) takes it now rather than after the switch interval (5 ms). On Linux a zero sleep
+#: lasts the timer slack (about 70 µs), long enough for the waiting thread to take it first.
 _give_way = functools.partial(time.sleep, 0)
 
 
@@ -752,9 +753,9 @@ class Writer:
 
     def put(self, item: Pending) -> None:
         """Queue ``item``, or send it to the fallback line if the queue is full; never waits
-        on the database. The writer is woken only by a full batch (or with ``RECORDER_LINGER``
-        0): otherwise it takes the queue on its own, so a request does not hand it the
-        interpreter in the middle of its work.
+        on the database (at most it pauses to give way, below). The writer is woken only by a
+        full batch (or with ``RECORDER_LINGER`` 0): otherwise it takes the queue on its own, so
+        a request does not hand it the interpreter in the middle of its work.
 
         When two full batches were already waiting, the writer is behind: each of its database
         round trips gives up the interpreter, and a request thread that never does I/O (the
