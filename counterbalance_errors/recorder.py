@@ -709,6 +709,9 @@ class _Item:
     queued: float
 
 
+#: The fallback line's reason for a record the process did not store before it exited.
+_EXITED = "the process exited before the recorder stored it"
+
 #: Releases the interpreter once, so that a thread waiting for it (the writer, back from the
 #: database) takes it now rather than after the switch interval (5 ms). On Linux a zero sleep
 #: lasts the timer slack (about 70 µs), long enough for the waiting thread to take it first.
@@ -766,13 +769,15 @@ class Writer:
         values = conf.effective().values
         batch = values["RECORDER_BATCH_SIZE"]
         with self.mutex:
-            queued = len(self.queue)
-            refused = queued >= values["RECORDER_QUEUE_SIZE"] or self.stopping
-            if not refused:
+            queued, stopping = len(self.queue), self.stopping
+            full = queued >= values["RECORDER_QUEUE_SIZE"]
+            if not (full or stopping):
                 self.queue.append(_Item(item, self.clock()))
                 if queued + 1 >= batch or not values["RECORDER_LINGER"]:
                     self.lock.notify_all()
-        if refused:
+        if stopping:
+            _fallback([item.bare()], _EXITED, "shutdown")
+        elif full:
             _fallback([item.bare()], "the recorder's queue is full; not stored", "full")
         elif queued >= 2 * batch:
             _give_way()
@@ -978,9 +983,8 @@ class Writer:
                     _ledger.add("unknown", len(batch.items))
                 else:
                     abandoned = batch.as_records()
-        reason = "the process exited before the recorder stored it"
-        _fallback(abandoned, reason, "shutdown")
-        _fallback((build(item) for item in late), reason, "shutdown")
+        _fallback(abandoned, _EXITED, "shutdown")
+        _fallback((build(item) for item in late), _EXITED, "shutdown")
 
 
 def _bound_connection(alias: str) -> None:

@@ -215,6 +215,22 @@ def test_a_full_queue_sends_the_record_to_the_fallback_line(
     assert len(writer.queue) == 2
 
 
+def test_a_record_submitted_while_the_writer_stops_is_an_exit_fallback_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = idle_writer()
+    writer.shutdown(0)
+    one = item()
+    before = recorder.stats().get("fallback_shutdown", 0)
+    with caplog.at_level(logging.WARNING, logger="counterbalance_errors"):
+        recorder.submit(one)
+    [line] = fallback_lines(caplog)
+    assert line["logging_hash"] == one.logging_hash
+    assert "exited" in line["reason"]
+    assert recorder.stats()["fallback_shutdown"] == before + 1
+    assert not writer.queue
+
+
 def test_past_the_deadline_queued_and_taken_records_go_to_the_fallback_line_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
