@@ -1,7 +1,7 @@
 """Logged errors on real gunicorn servers: ``make bench-system`` (``python -m benchmarks.system``).
 
 Three measurements, each bounded in requests and seconds, loopback only, on a PostgreSQL
-cluster of our own (``tests/system/harness.py``: port ``CB_SYSTEM_PG_PORT``, default 55432),
+cluster of our own (``tests/system/harness.py``: port ``CB_SYSTEM_PG_PORT``, default 15432),
 serving ``tests/system/wsgi.py`` (the app configured as the README says, DEBUG off):
 
 * ``throughput``: logged 500s per second per sync worker with 1, 2 and 4 workers, storage

@@ -6,8 +6,9 @@ Every process is started in its own session (process group) and stopped by its o
 Environment:
 
 * ``CB_SYSTEM_PG_BIN``: PostgreSQL's bin directory (default: the newest /usr/lib/postgresql/*/bin);
-* ``CB_SYSTEM_PG_PORT`` (55432) and ``CB_SYSTEM_PG_DIR`` (default: a fresh temporary directory):
-  the cluster the tests freeze and stop;
+* ``CB_SYSTEM_PG_PORT`` (15432, below Linux's ephemeral range 32768-60999, so no outgoing
+  connection of another process can hold it) and ``CB_SYSTEM_PG_DIR`` (default: a fresh
+  temporary directory): the cluster the tests freeze and stop;
 * ``CB_SYSTEM_SHARED_PG_PORT`` (5432): the PostgreSQL server the scale-out databases live on;
 * ``CB_SYSTEM_REDIS_URL`` (redis://127.0.0.1:6379/8);
 * ``CB_SYSTEM_PORT_BASE`` (8220): the first of the 40 loopback ports the servers use.
@@ -71,7 +72,7 @@ class Cluster:
     """A PostgreSQL cluster of our own on 127.0.0.1, trust auth: started, frozen, stopped."""
 
     def __init__(self, port: int | None = None, directory: str | None = None) -> None:
-        self.port = port or int(os.environ.get("CB_SYSTEM_PG_PORT", "55432"))
+        self.port = port or int(os.environ.get("CB_SYSTEM_PG_PORT", "15432"))
         configured = directory or os.environ.get("CB_SYSTEM_PG_DIR")
         self.temporary = configured is None
         self.dir = Path(configured or tempfile.mkdtemp(prefix="cb-system-pg-"))
@@ -109,8 +110,8 @@ class Cluster:
                 )  # fmt: skip
                 return
             except RuntimeError as exc:
-                # The port is in the kernel's ephemeral range: an outgoing connection of any
-                # process may hold it for a moment.
+                # A port set in the kernel's ephemeral range may be held for a moment by an
+                # outgoing connection of any process.
                 if "Address already in use" not in str(exc) or attempt == 19:
                     raise
                 time.sleep(0.5)
