@@ -12,6 +12,8 @@ from typing import Any
 
 import pyperf
 import pytest
+from django.utils import translation
+from django.utils.translation import trans_real
 
 from benchmarks import micro, run
 from benchmarks.run import GROUPS, Contender
@@ -192,3 +194,11 @@ def test_cpu_time_never_waits_for_the_recorder(fakes: Fakes) -> None:
     micro.time_requests(2, fakes.app, dict, "cpu")
 
     assert fakes.events == ["clock", "request", "request", "clock"]
+
+
+@pytest.mark.django_db
+def test_a_benchmark_process_migrates_and_keeps_no_language_active() -> None:
+    # migrate() activates again the language that was active before it; a server never has one.
+    translation.activate("de")
+    micro.migrate()
+    assert getattr(trans_real._active, "value", None) is None
