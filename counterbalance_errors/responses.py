@@ -21,13 +21,21 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http.cookie import SimpleCookie
+from django.http.response import ResponseHeaders
 from django.utils.translation import get_language
 
 from counterbalance_errors import capture, conf, context
 from counterbalance_errors.catalog import CATALOG, ApiError, CatalogMessage
 from counterbalance_errors.context import RequestContext
 from counterbalance_errors.guard import guarded
-from counterbalance_errors.profiles import CounterbalanceProfile, Profile, Rendered, get_profile
+from counterbalance_errors.profiles import (
+    CounterbalanceProfile,
+    Profile,
+    RenderContext,
+    Rendered,
+    get_profile,
+)
 
 logger = logging.getLogger("counterbalance_errors")
 
@@ -68,19 +76,21 @@ def render(error: ApiError, ctx: RequestContext) -> tuple[Profile, Rendered]:
 RENDERED_CACHE_SIZE = 256
 
 
+#: The render context of an unlogged error for a profile that declares it reads none.
+_UNREAD = RenderContext()
+
+
 def rendered_by(profile: Profile, error: ApiError, ctx: RequestContext) -> Rendered:
-    """``profile.render(error, ...)``, reused for an equal unlogged error without details when
-    the profile's own class declares ``reads_render_context = False`` (its answer then depends
-    on the error, the language and the settings alone): an unlogged 4xx, the common error,
-    skips rendering (docs/performance.md)."""
-    message = error.message
-    if (
-        ctx.logging_hash is not None
-        or error.details
-        or type(profile).__dict__.get("reads_render_context", True)
-        or not isinstance(message, (str, CatalogMessage))
-    ):
+    """``profile.render(error, ...)``. When the profile's own class declares
+    ``reads_render_context = False`` (its answer of an unlogged error then depends on the
+    error, the language and the settings alone), an unlogged error is rendered without a
+    render context, and the answer of one without details is reused for an equal error: an
+    unlogged 4xx, the common error, skips rendering (docs/performance.md)."""
+    if ctx.logging_hash is not None or type(profile).__dict__.get("reads_render_context", True):
         return profile.render(error, ctx.render_context())
+    message = error.message
+    if error.details or not isinstance(message, (str, CatalogMessage)):
+        return profile.render(error, _UNREAD)
     key = (
         type(profile),
         error.status,
@@ -93,7 +103,7 @@ def rendered_by(profile: Profile, error: ApiError, ctx: RequestContext) -> Rende
     cache: dict[Any, Rendered] = conf.effective().derived.setdefault("rendered", {})
     rendered = cache.get(key)
     if rendered is None:
-        rendered = profile.render(error, ctx.render_context())
+        rendered = profile.render(error, _UNREAD)
         if len(cache) >= RENDERED_CACHE_SIZE:
             cache.clear()
         cache[key] = rendered
@@ -128,13 +138,39 @@ def error_response(request: Any, error: ApiError) -> HttpResponse:
     return response
 
 
+#: Per content type, a blank envelope built by Django's own constructor, which every new
+#: envelope copies: the constructor checks the status and the constant ``Content-Type`` again on
+#: each call, the larger part of answering an error (docs/performance.md). Profiles declare a
+#: constant content type; :data:`BLANKS_SIZE` bounds one that varies.
+_blanks: dict[str | None, HttpResponse] = {}
+BLANKS_SIZE = 16
+
+
 def _new_response(rendered: Rendered) -> HttpResponse:
-    response = HttpResponse(
-        rendered.content, status=rendered.status, content_type=rendered.content_type
-    )
-    apply(response, rendered, content_type=False)
-    if rendered.content_type is None:
-        del response["Content-Type"]
+    blank = _blanks.get(rendered.content_type)
+    if blank is None:
+        blank = HttpResponse(content_type=rendered.content_type)
+        if rendered.content_type is None:
+            del blank["Content-Type"]
+        setattr(blank, ENVELOPE_ATTR, True)
+        if len(_blanks) >= BLANKS_SIZE:
+            _blanks.clear()
+        _blanks[rendered.content_type] = blank
+    response = HttpResponse.__new__(HttpResponse)
+    state = response.__dict__
+    state.update(blank.__dict__)
+    # What a response changes is its own: its headers (``ResponseHeaders.copy()`` would share
+    # them), cookies, resource closers and body.
+    headers = state["headers"] = ResponseHeaders.__new__(ResponseHeaders)
+    headers._store = blank.headers._store.copy()
+    state["cookies"] = SimpleCookie()
+    state["_resource_closers"] = []
+    state["_container"] = [rendered.content]
+    state["status_code"] = rendered.status
+    if rendered.reason is not None:
+        response.reason_phrase = rendered.reason
+    for name, value in rendered.headers.items():
+        response[name] = value  # validated by Django (a BadHeaderError fails the answer)
     return response
 
 

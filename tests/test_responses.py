@@ -1,10 +1,12 @@
-"""responses.py: answers of unlogged errors are reused only where a profile allows it."""
+"""responses.py: answers of unlogged errors are reused only where a profile allows it; a new
+envelope is a copy of a blank one Django built, sharing nothing a response changes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from django.http import HttpResponse
 from django.test import RequestFactory
 from django.utils import translation
 
@@ -66,3 +68,50 @@ def test_the_reused_answers_are_bounded() -> None:
         answer(profile, catalog.make("NotAuthorized", f"Not for you, number {n}."))
     kept = conf.effective().derived["rendered"]
     assert 0 < len(kept) <= responses.RENDERED_CACHE_SIZE
+
+
+def envelope(content_type: str | None = "application/json") -> Any:
+    error = catalog.make("NotAuthorized")
+    return responses._new_response(
+        CounterbalanceProfile()
+        .render(error, context.of(None).render_context())
+        ._replace(content_type=content_type)
+    )
+
+
+@pytest.mark.parametrize("content_type", ["application/json", None])
+def test_a_new_envelope_is_the_response_djangos_constructor_builds(
+    content_type: str | None,
+) -> None:
+    built = HttpResponse(b"x", status=403, content_type=content_type)
+    if content_type is None:
+        del built["Content-Type"]
+    copied = envelope(content_type)
+    assert set(vars(copied)) == set(vars(built)) | {responses.ENVELOPE_ATTR}
+    assert vars(copied.headers).keys() == vars(built.headers).keys()
+    assert dict(copied.items()) == dict(built.items())
+    assert copied.status_code == 403
+    assert copied.reason_phrase == "Forbidden"
+    assert responses.is_envelope(copied)
+
+
+def test_new_envelopes_share_nothing_a_response_changes() -> None:
+    first, second = envelope(), envelope()
+    first["Vary"] = "Cookie"
+    first.set_cookie("seen", "1")
+    first._resource_closers.append(print)
+    first.content = b"changed"
+    assert (second.has_header("Vary"), dict(second.cookies), second._resource_closers) == (
+        False,
+        {},
+        [],
+    )
+    assert second.content != b"changed"
+    assert not envelope().has_header("Vary")
+
+
+def test_the_blank_envelopes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(responses, "_blanks", {})
+    for n in range(responses.BLANKS_SIZE + 3):
+        envelope(f"application/x-{n}+json")
+    assert 0 < len(responses._blanks) <= responses.BLANKS_SIZE
