@@ -55,7 +55,9 @@ def _refine(exc: Exception, request: Any) -> Exception:
     before ``accepted_renderer`` is set comes from negotiation, one raised after it but before
     ``versioning_scheme`` is set comes from the versioning scheme.
     """
-    if request is None:
+    if request is None or not isinstance(
+        exc, (Http404, drf_exceptions.NotFound, drf_exceptions.NotAcceptable)
+    ):
         return exc
     negotiated = getattr(request, "accepted_renderer", None) is not None
     if isinstance(exc, Http404) and not negotiated:
