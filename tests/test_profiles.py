@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.test import RequestFactory
+from rest_framework.exceptions import ErrorDetail
 
 from counterbalance_errors import catalog, context, responses
 from counterbalance_errors.profiles import (
@@ -18,6 +19,7 @@ from counterbalance_errors.profiles import (
     get_profile,
     header_value,
 )
+from counterbalance_errors.profiles import base as profiles_base
 from tests.support.profiletools import HASH, call, use_profile
 from tests.support.rendering import render
 from tests.support.schemas import validate
@@ -217,3 +219,38 @@ def test_base_profile_defaults() -> None:
     assert profile.header_docs() == {}
     assert profile.error_header_docs() == {}
     assert profile.body_schema() is not None
+
+
+BODIES = {
+    "envelope": {
+        "error": {
+            "code": "InvalidArgument",
+            "message": "Überprüfen Sie „name“ — 名前.",
+            "details": [
+                {"field": "items.0.name", "code": "blank", "message": 'a "quoted"\n\tline'}
+            ],
+        },
+        "logging_hash": "0" * 40,
+    },
+    "controls and separators": {"message": "\x00\x1f\x7f\u2028\u2029/\\", "n": [1, -2, 0]},
+    "DRF's message strings": {"detail": ErrorDetail("Not found.", code="not_found")},
+}
+
+
+@pytest.mark.parametrize("body", BODIES.values(), ids=BODIES)
+def test_orjson_writes_the_bytes_of_the_standard_librarys_encoder(
+    body: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = Profile().encode(body)
+    monkeypatch.setattr(profiles_base, "_fast_dumps", None)
+    assert fast == Profile().encode(body)
+    assert json.loads(fast) == body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"message": "\ud800"}, {"count": 2**70}, {7: "a key that is not a string"}],
+    ids=["lone surrogate", "big integer", "integer key"],
+)
+def test_what_orjson_refuses_the_standard_librarys_encoder_writes(body: Any) -> None:
+    assert json.loads(Profile().encode(body)) == json.loads(json.dumps(body))
