@@ -3,7 +3,9 @@
     python -m benchmarks.instructions --case drf-404 --variant app --variant bare --variant dse
 
 Each variant runs in its own process under ``valgrind --tool=callgrind`` (Debian's
-``valgrind``): it answers 200 requests to warm up, zeroes the counters
+``valgrind``), with no active language as in pyperf's workers (:func:`micro.migrate`): it
+answers 200 requests to warm up, freezes what that left out of the garbage collector's full
+collections (``gc.freeze()``), zeroes the counters
 (``callgrind_control -z``), answers ``--requests`` more and dumps the counters
 (``callgrind_control -d``), once per hash seed (``--seed``; the seed alone moves a count by up
 to 3 %, so compare runs of the same seed). The table gives each seed's instructions per
