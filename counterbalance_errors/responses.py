@@ -240,14 +240,13 @@ async def _async_body(content: bytes) -> AsyncIterator[bytes]:
     yield content
 
 
-def apply(response: HttpResponseBase, rendered: Rendered, *, content_type: bool = True) -> None:
-    """Set the status, reason, content type (unless the response has it already) and headers
-    of ``rendered`` on ``response``."""
+def apply(response: HttpResponseBase, rendered: Rendered) -> None:
+    """Set the status, reason, content type and headers of ``rendered`` on ``response``."""
     response.status_code = rendered.status
     if rendered.reason is not None or response._reason_phrase is not None:  # type: ignore[attr-defined]
         # None restores the standard phrase for the (possibly new) status.
         response.reason_phrase = rendered.reason  # type: ignore[assignment]
-    if content_type and rendered.content_type is not None:
+    if rendered.content_type is not None:
         response["Content-Type"] = rendered.content_type
     for name, value in rendered.headers.items():
         if name == "Retry-After" and response.has_header(name):
