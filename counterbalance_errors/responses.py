@@ -165,8 +165,15 @@ def _new_response(rendered: Rendered) -> HttpResponse:
     headers._store = blank.headers._store.copy()
     state["cookies"] = SimpleCookie()
     state["_resource_closers"] = []
-    state["_container"] = [rendered.content]
-    state["status_code"] = rendered.status
+    content, status = rendered.content, rendered.status
+    # What Django's constructor would do with anything but bytes and a valid int status:
+    # encode a str, refuse a status outside 100-599 (then the default profile answers).
+    state["_container"] = [content if type(content) is bytes else response.make_bytes(content)]
+    state["status_code"] = (
+        status
+        if type(status) is int and 100 <= status <= 599
+        else HttpResponseBase(status=status).status_code
+    )
     if rendered.reason is not None:
         response.reason_phrase = rendered.reason
     for name, value in rendered.headers.items():

@@ -115,3 +115,14 @@ def test_the_blank_envelopes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
     for n in range(responses.BLANKS_SIZE + 3):
         envelope(f"application/x-{n}+json")
     assert 0 < len(responses._blanks) <= responses.BLANKS_SIZE
+
+
+def test_a_new_envelope_takes_a_str_body_and_refuses_a_status_django_refuses() -> None:
+    rendered = CounterbalanceProfile().render(
+        catalog.make("NotAuthorized"), context.of(None).render_context()
+    )
+    assert responses._new_response(rendered._replace(content='{"é":1}')).content == (
+        '{"é":1}'.encode()
+    )
+    with pytest.raises(ValueError, match="100 to 599"):
+        responses._new_response(rendered._replace(status=4040))
