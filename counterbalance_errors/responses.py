@@ -166,18 +166,10 @@ def _new_response(rendered: Rendered) -> HttpResponse:
     state["cookies"] = SimpleCookie()
     state["_resource_closers"] = []
     content, status = rendered.content, rendered.status
-    # What Django's constructor would do with anything but bytes and a valid int status:
-    # encode a str, refuse a status outside 100-599 (then the default profile answers).
     state["_container"] = [content if type(content) is bytes else response.make_bytes(content)]
-    state["status_code"] = (
-        status
-        if type(status) is int and 100 <= status <= 599
-        else HttpResponseBase(status=status).status_code
-    )
-    if rendered.reason is not None:
-        response.reason_phrase = rendered.reason
-    for name, value in rendered.headers.items():
-        response[name] = value  # validated by Django (a BadHeaderError fails the answer)
+    if type(status) is not int or not 100 <= status <= 599:
+        HttpResponseBase(status=status)  # raises what Django's constructor raises for it
+    apply(response, rendered, content_type=False)  # the blank has it
     return response
 
 
@@ -247,13 +239,14 @@ async def _async_body(content: bytes) -> AsyncIterator[bytes]:
     yield content
 
 
-def apply(response: HttpResponseBase, rendered: Rendered) -> None:
-    """Set the status, reason, content type and headers of ``rendered`` on ``response``."""
+def apply(response: HttpResponseBase, rendered: Rendered, *, content_type: bool = True) -> None:
+    """Set the status, reason, content type (unless the response has it already) and headers
+    of ``rendered`` on ``response``."""
     response.status_code = rendered.status
     if rendered.reason is not None or response._reason_phrase is not None:  # type: ignore[attr-defined]
         # None restores the standard phrase for the (possibly new) status.
         response.reason_phrase = rendered.reason  # type: ignore[assignment]
-    if rendered.content_type is not None:
+    if content_type and rendered.content_type is not None:
         response["Content-Type"] = rendered.content_type
     for name, value in rendered.headers.items():
         if name == "Retry-After" and response.has_header(name):
