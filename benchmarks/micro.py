@@ -15,6 +15,7 @@ import gc
 import io
 import json
 import os
+import select
 import sys
 import time
 from collections.abc import Callable
@@ -92,12 +93,35 @@ def request(app: Any, make: Callable[[], Environ]) -> tuple[int, dict[str, str],
 LATENCY_GAP = 0.01  # seconds idle between two timed requests (at most 100 requests/s)
 
 
+class Lockstep:
+    """Turns taken with the other contenders' workers (``--lockstep IN,OUT``: two FIFOs of a
+    ring, ``benchmarks/run.py``): each value waits for the token and then hands it on, so the
+    contenders' values alternate every few milliseconds and see the same machine."""
+
+    TIMEOUT = 120.0  # seconds: a contender that died must not hang the others
+
+    def __init__(self, spec: str) -> None:
+        inbound, outbound = spec.split(",")
+        self.inbound, self.outbound = os.open(inbound, os.O_RDWR), os.open(outbound, os.O_RDWR)
+
+    def timed(self, *args: Any) -> float:
+        """``time_requests(*args)`` in this worker's turn."""
+        if not select.select([self.inbound], [], [], self.TIMEOUT)[0]:
+            raise RuntimeError(f"no turn within {self.TIMEOUT} s: another contender failed")
+        os.read(self.inbound, 1)
+        try:
+            return time_requests(*args)
+        finally:
+            os.write(self.outbound, b".")
+
+
 def time_requests(loops: int, app: Any, make: Callable[[], Environ], timing: str = "cpu") -> float:
     """Seconds for ``loops`` requests. ``cpu``: this process's CPU time. ``latency``: each
     request alone in wall time (WSGI call to closed response), summed; between two, untimed,
     the recorder stores what it logged and every variant idles alike (docs/performance.md).
     ``back-to-back``: the wall time of the loop and of the recorder storing it all."""
     gc.collect()
+    gc.freeze()
     if timing == "latency":
         total = 0.0
         for _ in range(loops):
@@ -165,12 +189,15 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timing", choices=("cpu", "latency", "back-to-back"), default="cpu")
     parser.add_argument("--sqlite-path", default=env("CB_BENCH_SQLITE_PATH", "bench.sqlite3"))
     parser.add_argument("--pg-name", default=env("CB_BENCH_PG_NAME", "bench_cb"))
+    parser.add_argument("--lockstep", metavar="IN,OUT", help="take turns with other workers")
 
 
 def _forward(cmd: list[str], args: argparse.Namespace) -> None:
     """pyperf's hook: its worker processes get this script's own options too."""
     cmd += ["--case", args.case, "--variant", args.variant, "--db", args.db]
     cmd += ["--timing", args.timing, "--sqlite-path", args.sqlite_path, "--pg-name", args.pg_name]
+    if args.lockstep:
+        cmd += ["--lockstep", args.lockstep]
 
 
 def main() -> None:
@@ -197,7 +224,8 @@ def main() -> None:
         application = configure(args.variant, args.db, args.sqlite_path, args.pg_name)
         make = environ_factory(*CASES[args.case])
     name = f"{args.case} {args.variant} {args.db} {args.timing}"
-    runner.bench_time_func(name, time_requests, application, make, args.timing)
+    timed = Lockstep(args.lockstep).timed if args.worker and args.lockstep else time_requests
+    runner.bench_time_func(name, timed, application, make, args.timing)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -86,39 +87,83 @@ GROUPS: dict[str, tuple[Row, ...]] = {
 NOTES = {"cpu": "CPU time", "latency": "latency", "back-to-back": "wall time, back to back"}
 
 
-def schedule(contenders: Sequence[Contender], rounds: int) -> list[Contender]:
-    """One pyperf worker per contender per round, the order alternating: A B C, C B A, ..."""
-    return [c for i in range(rounds) for c in (contenders if i % 2 == 0 else contenders[::-1])]
+#: pyperf calibrates the loops so that one value lasts this long: short enough that the
+#: contenders' values alternate faster than a shared host's load changes, long enough that
+#: the caches the other contenders' turns cooled cost little of it (docs/performance.md).
+VALUE_SECONDS = 0.02
+#: Values per contender per round; a logged 500's value also idles LATENCY_GAP per request.
+VALUES = {"cpu": 150, "latency": 20}
 
 
-def micro(contender: Contender, env: dict[str, str], *options: str) -> None:
+def schedule(contenders: Sequence[Contender], rounds: int) -> list[list[Contender]]:
+    """Each round's turn order, alternating: A B C, C B A, ..."""
+    return [list(contenders[:: -1 if i % 2 else 1]) for i in range(rounds)]
+
+
+def micro(contender: Contender, env: dict[str, str], *options: str) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "benchmarks.micro", "--quiet", "--processes", "1"]
     command += ["--case", contender.case, "--variant", contender.variant, "--db", contender.db]
     command += ["--timing", contender.timing, *options]  # the databases: env's CB_BENCH_*
-    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+
+
+def finish(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    """Wait for every process; if one fails, kill the others (they would wait for its turn)."""
+    try:
+        while None in (codes := [p.poll() for p in processes]) and not any(codes):
+            time.sleep(0.05)
+        if any(codes):
+            raise RuntimeError(f"a benchmark worker failed: {codes}")
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
 
 
 def measure(name: str, args: argparse.Namespace, env: dict[str, str], workdir: Path) -> Any:
-    """A pyperf benchmark per contender, all on the loops pyperf calibrates for the first."""
+    """A pyperf benchmark per contender, one run per round: a round's workers start at once,
+    pinned to one CPU, and take turns value by value (``micro.Lockstep``) through a ring of
+    FIFOs, all on the loops pyperf calibrates for the first contender."""
     import pyperf
 
     group = list(dict.fromkeys(c for row in GROUPS[name] for c in (row.ours, row.theirs)))
     files = {contender: workdir / f"{name}-{i}.json" for i, contender in enumerate(group)}
-    loops = 2
+    loops = values = 2
     if not args.smoke:
-        calibration = workdir / f"{name}-calibration.json"
-        micro(group[0], env, "--values", "1", "--output", str(calibration))
-        loops = pyperf.Benchmark.load(str(calibration)).get_loops()
-    options = ["--loops", str(loops), "--values", str(args.values)]
-    options += ["--warmups", "0" if args.smoke else "1"]
-    for contender in schedule(group, args.rounds):
-        micro(contender, env, *options, "--append", str(files[contender]))
+        calibration = str(workdir / f"{name}-calibration.json")
+        once = ["--values", "1", "--min-time", str(VALUE_SECONDS), "-o", calibration]
+        finish([micro(group[0], env, *once)])
+        loops = pyperf.Benchmark.load(calibration).get_loops()
+        values = args.values or VALUES.get(group[0].timing, VALUES["latency"])
+    options = ["--loops", str(loops), "--values", str(values), "--warmups", str(1 - args.smoke)]
+    cpus = sorted(os.sched_getaffinity(0))
+    for i, order in enumerate(schedule(group, args.rounds)):
+        fifos = [workdir / f"{name}-turn-{i}-{k}" for k in range(len(order))]
+        for fifo in fifos:
+            os.mkfifo(fifo)
+        token = os.open(fifos[0], os.O_RDWR)  # held open: the FIFO keeps the token till read
+        os.write(token, b".")
+        pinned = [*options, "--affinity", str(cpus[i % len(cpus)])]
+        rings = [f"{fifo},{fifos[(k + 1) % len(fifos)]}" for k, fifo in enumerate(fifos)]
+        try:
+            finish(
+                [
+                    micro(c, env, *pinned, "--append", str(files[c]), "--lockstep", r)
+                    for c, r in zip(order, rings, strict=True)
+                ]
+            )
+        finally:
+            os.close(token)
     return {contender: pyperf.Benchmark.load(str(path)) for contender, path in files.items()}
 
 
-def per_round(benchmark: Any) -> list[float]:
-    """The median value of each round (one worker process each), in the order they ran."""
-    return [statistics.median(run.values) for run in benchmark.get_runs() if run.values]
+def paired(ours: Any, theirs: Any) -> list[float]:
+    """Each round's ratio: the median of the ratios of the values that took turns."""
+    rounds = zip(ours.get_runs(), theirs.get_runs(), strict=True)
+    return [
+        statistics.median(x / y for x, y in zip(a.values, b.values, strict=True)) for a, b in rounds
+    ]
 
 
 def verdict(target: str, ratio: float) -> str:
@@ -137,8 +182,7 @@ def lines(name: str, benches: dict[Contender, Any], smoke: bool = False) -> list
     """The table's lines of one group: per-round ratios, their median and min-max, verdict."""
     found = []
     for row in GROUPS[name]:
-        rounds = zip(per_round(benches[row.ours]), per_round(benches[row.theirs]), strict=True)
-        ratios = [ours / theirs for ours, theirs in rounds]
+        ratios = paired(benches[row.ours], benches[row.theirs])
         median = statistics.median(ratios)
         ours, theirs = (_cell(c, benches[c]) for c in (row.ours, row.theirs))
         spread = f"{median:.3f} ({min(ratios):.3f}-{max(ratios):.3f})"
@@ -201,11 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=list(GROUPS), help="repeatable")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL rows")
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default 9)")
-    parser.add_argument("--values", type=int, default=3, help="pyperf values per round")
+    parser.add_argument(
+        "--values", type=int, help="values per contender per round (150; 20 for logged 500s)"
+    )
     parser.add_argument("--smoke", action="store_true", help="every row once, a few loops")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.rounds, args.values = 1, 2
+        args.rounds = 1
     names = args.only or [n for n in GROUPS if not (args.no_postgres and "postgres" in n)]
     print(f"load average before: {machine_load()}", flush=True)
     body: list[list[str]] = []

@@ -7,6 +7,11 @@ timing test counts clock readings and recorder waits with fakes instead of measu
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -84,25 +89,66 @@ def test_logged_500s_are_timed_as_latency_with_a_back_to_back_row_beside_them() 
 def test_rounds_alternate_the_order_of_contenders() -> None:
     a, b, c = (Contender(name, "app", "drf-404") for name in "abc")
 
-    assert run.schedule([a, b, c], 3) == [a, b, c, c, b, a, a, b, c]
+    assert run.schedule([a, b, c], 3) == [[a, b, c], [c, b, a], [a, b, c]]
 
 
-def test_ratio_is_the_median_of_per_round_ratios_with_its_spread() -> None:
+def test_ratio_is_the_median_of_the_rounds_ratios_of_values_that_took_turns() -> None:
     app, drf = GROUPS["404"][0].ours, GROUPS["404"][0].theirs
     dse = GROUPS["404"][1].theirs
-    benches = {
-        app: bench("drf-404 app", [[1.0, 3.0, 2.0], [4.0, 4.0, 4.0], [2.0, 2.0, 2.0]]),
-        drf: bench("drf-404 bare", [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]),
-        dse: bench("drf-404 dse", [[4.0], [4.0], [4.0]]),
+    benches = {  # a round's values pair by index: the ones that took turns
+        app: bench("drf-404 app", [[1.0, 3.0, 2.0], [4.0, 8.0, 4.0], [2.0, 2.0, 2.0]]),
+        drf: bench("drf-404 bare", [[2.0, 2.0, 4.0], [2.0, 4.0, 2.0], [2.0, 2.0, 2.0]]),
+        dse: bench("drf-404 dse", [[4.0, 4.0, 8.0], [4.0, 4.0, 4.0], [4.0, 4.0, 4.0]]),
     }
 
     vs_drf, vs_dse, floor = run.lines("404", benches)
 
-    assert vs_drf[3] == "1.000 (1.000-2.000)"  # rounds: 2/2, 4/2, 2/2
+    # Round medians 0.5, 2 and 1 (the round's medians, 2 and 2, would say 1 for the first).
+    assert vs_drf[3] == "1.000 (0.500-2.000)"
     assert vs_drf[4:6] == ["≤ 1.05", "met"]
-    assert vs_dse[3] == "0.500 (0.500-1.000)"  # rounds: 2/4, 4/4, 2/4
+    assert vs_dse[3] == "0.500 (0.250-1.000)"  # round medians 0.25, 1 and 0.5
     assert vs_dse[4:6] == ["≤ 0.95", "met"]
     assert floor[3:6] == ["0.500 (0.500-0.500)", "", ""]  # DRF's own handler: no verdict
+
+
+def test_rounds_of_different_lengths_are_refused() -> None:
+    with pytest.raises(ValueError, match="shorter"):
+        run.paired(bench("a", [[1.0, 1.0]]), bench("b", [[1.0]]))
+
+
+@pytest.fixture
+def ring(tmp_path: Path) -> tuple[micro.Lockstep, micro.Lockstep]:
+    """Two contenders' turns, as run.lockstep() sets them up, the first holding the token."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for fifo in (first, second):
+        os.mkfifo(fifo)
+    a, b = micro.Lockstep(f"{first},{second}"), micro.Lockstep(f"{second},{first}")
+    os.write(a.inbound, b".")
+    return a, b
+
+
+def test_contenders_take_turns_value_by_value(
+    ring: tuple[micro.Lockstep, micro.Lockstep], fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = ring
+    monkeypatch.setattr(micro.Lockstep, "TIMEOUT", 0.0)  # a turn not given fails at once
+
+    a.timed(1, fakes.app, dict, "cpu")
+    with pytest.raises(RuntimeError, match="no turn"):
+        a.timed(1, fakes.app, dict, "cpu")  # the token went to b
+    b.timed(1, fakes.app, dict, "cpu")
+    a.timed(1, fakes.app, dict, "cpu")
+
+    assert fakes.events == ["clock", "request", "clock"] * 3
+
+
+def test_a_failed_worker_stops_the_round() -> None:
+    waiting = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    failed = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+
+    with pytest.raises(RuntimeError, match="failed"):
+        run.finish([waiting, failed])
+    assert waiting.returncode == -signal.SIGKILL  # stopped, not waited for
 
 
 @pytest.mark.parametrize(
