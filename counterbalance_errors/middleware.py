@@ -48,6 +48,9 @@ logger = logging.getLogger("counterbalance_errors")
 #: Key ErrorEnvelopeASGI looks for in the ASGI scope (see counterbalance_errors.asgi).
 SEEN_KEY = "counterbalance_errors.seen"
 
+_LOOKED_UP, _ATTR, _perf_counter = conf.LOOKED_UP, context.ATTR, time.perf_counter
+_set_current, _reset_current = context.current.set, context.current.reset
+
 GetResponse = Callable[[HttpRequest], HttpResponseBase]
 AsyncGetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
@@ -65,30 +68,38 @@ class ErrorEnvelopeMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        if "scope" in request.__dict__:  # a sync chain under ASGI, for ErrorEnvelopeASGI
+        # One frame, locals and module globals for a success: what a request runs once is
+        # cold in the CPU's caches, and each call and module costs more than its
+        # instructions (docs/performance.md, "Seventh pass").
+        attributes = request.__dict__
+        if "scope" in attributes:  # a sync chain under ASGI, for ErrorEnvelopeASGI
             request.scope[SEEN_KEY] = True  # type: ignore[attr-defined]
         # settings.DEBUG, from Django's cache of looked-up settings when it is there.
-        debug = conf.LOOKED_UP.get("DEBUG")
+        debug = _LOOKED_UP.get("DEBUG")
         if debug or (debug is None and settings.DEBUG):
             _remember_in_technical_pages(request)
         # The request context is created on first use (context.of): a success response
         # needs none (docs/performance.md).
-        token = context.current.set((request, time.perf_counter()))
+        token = _set_current((request, _perf_counter()))
         try:
             try:
                 response = self.get_response(request)
             except Exception as exc:
                 response = self.escaped(request, exc)
-            if response.status_code < 400 and context.ATTR not in request.__dict__:  # type: ignore[union-attr]
-                return self.finish_success(request, response)  # type: ignore[arg-type]
+            if response.status_code < 400 and _ATTR not in attributes:  # type: ignore[union-attr]
+                prepared = success_headers()  # finish_success(), inlined
+                if prepared is None:
+                    return self.finish_success(request, response)  # type: ignore[arg-type]
+                response.headers._store.update(prepared)  # type: ignore[union-attr]
+                return response
             response = self.finish(request, response)  # type: ignore[arg-type]
-            ctx = request.__dict__.get(context.ATTR)
+            ctx = attributes.get(_ATTR)
             if ctx is not None and ctx.logging_hash:
                 capture.record_deferred(request, ctx)
             elif ctx is not None:
                 ctx.deferred = False  # a later error (a middleware above) is captured at once
         finally:
-            context.current.reset(token)
+            _reset_current(token)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:

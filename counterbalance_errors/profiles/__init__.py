@@ -35,6 +35,8 @@ from counterbalance_errors.profiles.numeric import NumericProfile
 from counterbalance_errors.profiles.problem_details import ProblemDetailsProfile
 from counterbalance_errors.profiles.reason_phrase import ReasonPhraseProfile
 
+_LOOKED_UP, _UNSET = conf.LOOKED_UP, object()  # unset: never an Effective's raw value
+
 __all__ = [
     "BUILTIN",
     "HASH_HEADER",
@@ -119,17 +121,21 @@ def success_headers() -> dict[str, tuple[str, str]] | None:
 
     A success response then costs one dict update (docs/performance.md).
     """
+    # conf.effective()'s fast path inlined: a frame fewer on every success response.
+    current = conf._current
+    if current is not None and current.raw is _LOOKED_UP.get(conf.SETTING_NAME, _UNSET):
+        try:
+            return current.derived["success_headers"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
     derived = conf.effective().derived
-    try:
-        return derived["success_headers"]  # type: ignore[no-any-return]
-    except KeyError:
-        prepared = None  # a profile whose constant headers fail gives them per response
-        with guarded("Profile %r could not give its static headers", get_profile()):
-            static = get_profile().static_response_headers()
-            if static is not None:
-                prepared = dict(ResponseHeaders(static)._store)
-        derived["success_headers"] = prepared
-        return prepared
+    prepared = None  # a profile whose constant headers fail gives them per response
+    with guarded("Profile %r could not give its static headers", get_profile()):
+        static = get_profile().static_response_headers()
+        if static is not None:
+            prepared = dict(ResponseHeaders(static)._store)
+    derived["success_headers"] = prepared
+    return prepared
 
 
 def clear_cache() -> None:
