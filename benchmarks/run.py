@@ -1,8 +1,9 @@
 """The benchmark coordinator: ``python -m benchmarks`` (``make bench``).
 
-pyperf times (``benchmarks/micro.py``). This runs a group's contenders in interleaved rounds
-(one pyperf worker of each per round, the order alternating) and shows each row's ratio as the
-median of the per-round ratios with their min-max: a burst of load hits every contender alike.
+pyperf times (``benchmarks/micro.py``). This runs a group's contenders in rounds, a round's
+workers at once on one CPU taking turns value by value, and shows each row's ratio as the
+median of the rounds' ratios of the values that took turns, with their min-max: a slow
+stretch of a shared host hits every contender alike.
 """
 
 from __future__ import annotations
