@@ -197,25 +197,29 @@ _current: Effective | None = None
 #: Reading it skips ``LazyObject.__getattribute__``, a Python call on every access (the
 #: middleware reads ``DEBUG`` from it on every request; ``settings.DEBUG`` when it is absent).
 LOOKED_UP: dict[str, Any] = object.__getattribute__(settings, "__dict__")
-_UNSET = object()
+#: An Effective's ``raw`` when ``COUNTERBALANCE_ERRORS`` is not set: kept until a setting
+#: changes, since asking ``settings`` for an absent name raises and catches an AttributeError
+#: (about 2 us, on every response of a project that never sets the dict).
+ABSENT = object()
 
 
 def effective() -> Effective:
     """Every key's effective value, validated once per settings object.
 
-    The setting is still read on every access, so ``override_settings`` and the ``settings``
-    fixture (which assign a new dict) are seen at once; only the validation (and what is
-    derived from it) is reused while the dict is the same object. Validating on every call
-    cost ~15 µs per logged-status lookup (105 statuses), a few percent of a 4xx
-    (docs/performance.md).
+    The setting is still read on every access, from Django's cache of looked-up settings, so
+    ``override_settings`` and the ``settings`` fixture (which assign a new dict) are seen at
+    once; only the validation (and what is derived from it) is reused while the dict is the
+    same object, or while the setting stays absent (until a ``setting_changed``). Validating
+    on every call cost ~15 µs per logged-status lookup (105 statuses), a few percent of a
+    4xx (docs/performance.md).
     """
     global _current
-    raw = LOOKED_UP.get(SETTING_NAME, _UNSET)
-    if raw is _UNSET:
-        raw = getattr(settings, SETTING_NAME, None)
+    raw = LOOKED_UP.get(SETTING_NAME, ABSENT)
     current = _current
     if current is not None and current.raw is raw:
-        return current
+        return current  # the same dict, or still absent (forget() runs on every change)
+    if raw is ABSENT:
+        raw = getattr(settings, SETTING_NAME, ABSENT)  # not looked up yet, or absent
     user = raw if isinstance(raw, Mapping) else {}
     values = {}
     for name, default in DEFAULTS.items():

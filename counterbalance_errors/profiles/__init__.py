@@ -35,7 +35,7 @@ from counterbalance_errors.profiles.numeric import NumericProfile
 from counterbalance_errors.profiles.problem_details import ProblemDetailsProfile
 from counterbalance_errors.profiles.reason_phrase import ReasonPhraseProfile
 
-_LOOKED_UP, _UNSET = conf.LOOKED_UP, object()  # unset: never an Effective's raw value
+_LOOKED_UP = conf.LOOKED_UP
 
 __all__ = [
     "BUILTIN",
@@ -123,7 +123,7 @@ def success_headers() -> dict[str, tuple[str, str]] | None:
     """
     # conf.effective()'s fast path inlined: a frame fewer on every success response.
     current = conf._current
-    if current is not None and current.raw is _LOOKED_UP.get(conf.SETTING_NAME, _UNSET):
+    if current is not None and current.raw is _LOOKED_UP.get(conf.SETTING_NAME, conf.ABSENT):
         try:
             return current.derived["success_headers"]  # type: ignore[no-any-return]
         except KeyError:
