@@ -118,7 +118,7 @@ def test_rounds_of_different_lengths_are_refused() -> None:
 
 @pytest.fixture
 def ring(tmp_path: Path) -> tuple[micro.Lockstep, micro.Lockstep]:
-    """Two contenders' turns, as run.lockstep() sets them up, the first holding the token."""
+    """Two contenders' turns, as run.measure() sets them up, the first holding the token."""
     first, second = tmp_path / "first", tmp_path / "second"
     for fifo in (first, second):
         os.mkfifo(fifo)

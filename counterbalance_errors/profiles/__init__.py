@@ -35,8 +35,6 @@ from counterbalance_errors.profiles.numeric import NumericProfile
 from counterbalance_errors.profiles.problem_details import ProblemDetailsProfile
 from counterbalance_errors.profiles.reason_phrase import ReasonPhraseProfile
 
-_LOOKED_UP = conf.LOOKED_UP
-
 __all__ = [
     "BUILTIN",
     "HASH_HEADER",
@@ -121,14 +119,11 @@ def success_headers() -> dict[str, tuple[str, str]] | None:
 
     A success response then costs one dict update (docs/performance.md).
     """
-    # conf.effective()'s fast path inlined: a frame fewer on every success response.
-    current = conf._current
-    if current is not None and current.raw is _LOOKED_UP.get(conf.SETTING_NAME, conf.ABSENT):
-        try:
-            return current.derived["success_headers"]  # type: ignore[no-any-return]
-        except KeyError:
-            pass
     derived = conf.effective().derived
+    try:
+        return derived["success_headers"]  # type: ignore[no-any-return]
+    except KeyError:
+        pass
     prepared = None  # a profile whose constant headers fail gives them per response
     with guarded("Profile %r could not give its static headers", get_profile()):
         static = get_profile().static_response_headers()
